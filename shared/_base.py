@@ -1,0 +1,369 @@
+"""Estimator conventions shared by every router (scikit-learn style, no sklearn dependency).
+
+* ``__init__`` takes keyword-only parameters and only stores them; validation happens in ``fit``.
+* Learned state ends in ``_``; ``fit``/``partial_fit``/``update`` return ``self``.
+* ``get_params``/``set_params``/``clone`` introspect ``__init__``.
+* A router scores every model for a prompt embedding and a :class:`~shared.Preference`;
+  :meth:`BaseRouter.decide` turns the scores into a :class:`~shared.Decision`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from abc import abstractmethod
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._validation import Constraint, check_embeddings, validate_params
+from .decision import Decision
+from .exceptions import InvalidParameterError, NotFittedError, UnknownModelError
+from .preference import Preference, PreferenceLike
+
+__all__ = [
+    "BaseEstimator",
+    "BaseRouter",
+    "RouteScores",
+    "calibrate_scale",
+    "scalarize",
+]
+
+logger = logging.getLogger("shared.routing")
+
+FloatArray = NDArray[np.float64]
+
+
+class BaseEstimator:
+    """Parameter introspection, cloning and a readable repr."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {}
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor parameters as a dict."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        """Set constructor parameters; takes effect at the next ``fit``.
+
+        Raises:
+            InvalidParameterError: a name is not a parameter of this estimator.
+        """
+        valid = set(self._param_names())
+        for name, value in params.items():
+            if name not in valid:
+                raise InvalidParameterError(
+                    f"Invalid parameter {name!r} for {type(self).__name__}; "
+                    f"valid parameters are {sorted(valid)}."
+                )
+            setattr(self, name, value)
+        return self
+
+    def clone(self) -> Self:
+        """A fresh, unfitted estimator with the same parameters."""
+        return type(self)(**self.get_params())
+
+    def _validate_params(self) -> None:
+        validate_params(type(self).__name__, self.get_params(), self._parameter_constraints)
+
+    def __repr__(self) -> str:
+        defaults = {
+            p.name: p.default
+            for p in inspect.signature(type(self).__init__).parameters.values()
+            if p.default is not inspect.Parameter.empty
+        }
+        shown = []
+        for name, value in self.get_params().items():
+            default = defaults.get(name, inspect.Parameter.empty)
+            try:
+                same = bool(value == default)
+            except (ValueError, TypeError):
+                same = False
+            if not same:
+                shown.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def calibrate_scale(values: ArrayLike, quantile: float = 0.95) -> float:
+    """The BaRP cost unit ``tau``: a quantile of observed per-call values, positive.
+
+    Falls back to the largest positive value, then to 1.0 when nothing positive was observed.
+
+    Examples:
+        >>> calibrate_scale([0.0, 1.0, 2.0, 3.0, 100.0], quantile=0.5)
+        2.0
+    """
+    arr = np.asarray(values, dtype=np.float64).ravel()
+    arr = arr[np.isfinite(arr) & (arr > 0)]
+    if arr.size == 0:
+        return 1.0
+    tau = float(np.quantile(arr, quantile))
+    return tau if tau > 0 else float(arr.max())
+
+
+def scalarize(
+    preference: Preference,
+    quality: FloatArray,
+    cost: FloatArray | None,
+    cost_scale: float,
+    latency: FloatArray | None = None,
+    latency_scale: float = 1.0,
+) -> FloatArray:
+    """Utility ``w_q * q - w_c * c / cost_scale - w_l * l / latency_scale`` (elementwise)."""
+    utility = preference.quality * quality
+    if cost is not None and preference.cost:
+        utility = utility - preference.cost * (cost / cost_scale)
+    if latency is not None and preference.latency:
+        utility = utility - preference.latency * (latency / latency_scale)
+    return np.asarray(utility, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class RouteScores:
+    """What a router computes for a batch of prompts under one preference.
+
+    Attributes:
+        utility: ``(n, K)`` scores, higher preferred; greedy routing takes the argmax.
+        probabilities: ``(n, K)`` routing distribution when the router explores stochastically;
+            ``None`` for a deterministic (greedy) router.
+        quality: ``(n, K)`` predicted quality, if the router predicts it.
+        cost: ``(n, K)`` predicted USD per call, if the router predicts it.
+    """
+
+    utility: FloatArray
+    probabilities: FloatArray | None = None
+    quality: FloatArray | None = None
+    cost: FloatArray | None = None
+
+
+class BaseRouter(BaseEstimator):
+    """Base class of the routers: scores models from prompt embeddings under a preference.
+
+    Subclasses implement :meth:`_route_scores` and the learning methods, and set ``models_``,
+    ``n_features_in_`` and ``cost_scale_`` when fitted. Everything else (candidate filtering,
+    greedy or sampled choice, propensities, persistence) lives here.
+    """
+
+    _registry: ClassVar[dict[str, type[BaseRouter]]] = {}
+
+    #: Sub-classes that can learn one rated outcome at a time set this to True.
+    supports_online_update: ClassVar[bool] = False
+
+    models_: list[str]
+    n_features_in_: int
+    cost_scale_: float
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not inspect.isabstract(cls):
+            BaseRouter._registry[cls.__name__] = cls
+
+    # ----------------------------------------------------------------- to implement
+    @abstractmethod
+    def _route_scores(self, X: FloatArray, preference: Preference, explore: bool) -> RouteScores:
+        """Score every model of ``models_`` for each row of ``X`` (already validated)."""
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
+        """Learned state as (JSON-able metadata, named arrays); used by :meth:`save`."""
+        raise NotImplementedError(f"{type(self).__name__} does not support persistence.")
+
+    def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
+        """Restore what :meth:`_get_state` returned."""
+        raise NotImplementedError(f"{type(self).__name__} does not support persistence.")
+
+    def update(
+        self,
+        x: ArrayLike,
+        model: str,
+        quality: float,
+        cost: float | None = None,
+        *,
+        propensity: float = 1.0,
+        preference: PreferenceLike | None = None,
+    ) -> Self:
+        """Learn from one rated outcome of ``model`` on the prompt embedding ``x``.
+
+        Args:
+            x: the prompt embedding, shape ``(n_features,)``.
+            model: the model that answered.
+            quality: the rating in [0, 1].
+            cost: the USD cost of the call, if known.
+            propensity: probability with which the router chose ``model`` (from the Decision).
+            preference: the preference the call was made with (used by preference-conditioned
+                policies).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot learn online.")
+
+    # ------------------------------------------------------------------ helpers
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "models_") and hasattr(self, "n_features_in_")
+
+    def _check_fitted(self) -> None:
+        if not self._is_fitted():
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' (or "
+                "'partial_fit'/'update') with training data before routing."
+            )
+
+    def _check_X(self, X: ArrayLike, *, allow_1d: bool = False) -> FloatArray:
+        self._check_fitted()
+        return check_embeddings(
+            X, n_features=self.n_features_in_, owner=type(self).__name__, allow_1d=allow_1d
+        )
+
+    def _rng(self) -> np.random.Generator:
+        rng = getattr(self, "rng_", None)
+        if rng is None:
+            seed = getattr(self, "random_state", None)
+            rng = np.random.default_rng(seed)
+            self.rng_ = rng
+        return rng
+
+    def _candidate_mask(self, candidates: Collection[str] | None) -> NDArray[np.bool_]:
+        models = self.models_
+        if candidates is None:
+            return np.ones(len(models), dtype=bool)
+        names = list(candidates)
+        for name in names:
+            if name not in models:
+                raise UnknownModelError(name, models)
+        mask = np.isin(np.asarray(models, dtype=object), np.asarray(names, dtype=object))
+        if not mask.any():
+            raise InvalidParameterError("At least one candidate model is required.")
+        return mask
+
+    # ----------------------------------------------------------------- public API
+    @property
+    def is_fitted(self) -> bool:
+        """Whether the router has learned anything yet."""
+        return self._is_fitted()
+
+    def scores(self, X: ArrayLike, preference: PreferenceLike | None = None) -> RouteScores:
+        """All of the router's per-model scores for a batch, without exploration."""
+        Xc = self._check_X(X, allow_1d=True)
+        return self._route_scores(Xc, Preference.coerce(preference or Preference()), False)
+
+    def decision_function(
+        self, X: ArrayLike, preference: PreferenceLike | None = None
+    ) -> FloatArray:
+        """Utility of each model, shape ``(n_samples, n_models)``; columns follow ``models_``."""
+        return self.scores(X, preference).utility
+
+    def route_indices(
+        self, X: ArrayLike, preference: PreferenceLike | None = None
+    ) -> NDArray[np.intp]:
+        """Greedy choice per row as indices into ``models_`` (no exploration)."""
+        return np.asarray(np.argmax(self.decision_function(X, preference), axis=1))
+
+    def predict(self, X: ArrayLike, preference: PreferenceLike | None = None) -> NDArray[Any]:
+        """Greedy choice per row as model names (no exploration)."""
+        idx = self.route_indices(X, preference)
+        return np.asarray(self.models_, dtype=object)[idx]
+
+    def decide(
+        self,
+        x: ArrayLike,
+        preference: PreferenceLike | None = None,
+        *,
+        candidates: Collection[str] | None = None,
+        explore: bool = True,
+        decision_id: str | None = None,
+    ) -> Decision:
+        """Route one prompt embedding.
+
+        Args:
+            x: embedding of the prompt, shape ``(n_features,)`` or ``(1, n_features)``.
+            preference: the trade-off for this call (default: quality only).
+            candidates: restrict the choice to these model names (e.g. the tool-capable ones).
+            explore: let a router configured to explore (Thompson sampling, a sampling policy,
+                epsilon-greedy) do so; ``False`` always takes the best-scored candidate.
+            decision_id: use this id instead of a fresh one.
+
+        Returns:
+            The :class:`~shared.Decision`, with the propensity of the choice.
+        """
+        return self.decide_batch(
+            x,
+            preference,
+            candidates=candidates,
+            explore=explore,
+            decision_ids=None if decision_id is None else [decision_id],
+        )[0]
+
+    def decide_batch(
+        self,
+        X: ArrayLike,
+        preference: PreferenceLike | None = None,
+        *,
+        candidates: Collection[str] | None = None,
+        explore: bool = True,
+        decision_ids: Sequence[str] | None = None,
+    ) -> list[Decision]:
+        """Route a batch of prompt embeddings under one preference (see :meth:`decide`)."""
+        Xc = self._check_X(X, allow_1d=True)
+        pref = Preference.coerce(preference if preference is not None else Preference())
+        mask = self._candidate_mask(candidates)
+        rs = self._route_scores(Xc, pref, explore)
+        models = tuple(self.models_)
+        out: list[Decision] = []
+        for i in range(Xc.shape[0]):
+            util = rs.utility[i]
+            masked_util = np.where(mask, util, -np.inf)
+            probs: NDArray[np.float64] | None = None
+            if rs.probabilities is not None and explore:
+                p = np.where(mask, rs.probabilities[i], 0.0)
+                total = p.sum()
+                probs = p / total if total > 0 else mask / mask.sum()
+                choice = int(self._rng().choice(len(models), p=probs))
+                propensity = float(probs[choice])
+            else:
+                choice = int(np.argmax(masked_util))
+                propensity = 1.0
+            order = [j for j in np.argsort(-masked_util, kind="stable") if mask[j]]
+            ranking = (models[choice], *(models[j] for j in order if j != choice))
+            kwargs: dict[str, Any] = {}
+            if decision_ids is not None:
+                kwargs["decision_id"] = decision_ids[i]
+            decision = Decision(
+                model=models[choice],
+                models=models,
+                scores=tuple(float(v) for v in util),
+                propensity=max(propensity, 1e-12),
+                preference=pref,
+                ranking=ranking,
+                quality=None if rs.quality is None else tuple(map(float, rs.quality[i])),
+                cost=None if rs.cost is None else tuple(map(float, rs.cost[i])),
+                probabilities=None if probs is None else tuple(map(float, probs)),
+                router=type(self).__name__,
+                **kwargs,
+            )
+            logger.debug(
+                "routed to %s (score %.4g, propensity %.3g, decision %s)",
+                decision.model,
+                util[choice],
+                decision.propensity,
+                decision.decision_id,
+            )
+            out.append(decision)
+        return out
+
+    def save(self, path: str) -> None:
+        """Save the fitted router to the directory ``path`` (JSON + ``.npz``, no pickle).
+
+        See :func:`shared.load_router`.
+        """
+        from .persistence import save_router
+
+        save_router(self, path)

@@ -1,0 +1,298 @@
+"""The routing facade the framework adapters call: text in, :class:`~shared.Decision` out.
+
+:class:`RoutingEngine` owns everything an adapter must not: encoding the conversation, choosing the
+candidates that can serve a call (tools, structured output, context window), the cold start when the
+router has no data yet, and online learning from ratings. Both plugins call the same engine, so the
+same prompt, preference and router state give the same decision through either framework.
+
+Cold start: without a fitted router the engine starts a :class:`~shared.RidgeRouter` with an upper
+confidence bonus (so it explores) whose heads are shrunk toward priors: the expected cost of each
+card for a nominal prompt, and ``prior_quality`` when given, else a prior that rises with price
+(0.5 for the cheapest model to 0.8 for the priciest; "you get what you pay for" until data says
+otherwise). Ratings then move the heads away from the priors.
+
+Examples:
+    >>> from shared import HashingEncoder, ModelCard, RoutingEngine
+    >>> engine = RoutingEngine(
+    ...     [ModelCard("big", input_usd_per_1m=10, output_usd_per_1m=30),
+    ...      ModelCard("small", input_usd_per_1m=0.1, output_usd_per_1m=0.4)],
+    ...     encoder=HashingEncoder(n_features=32), explore=False)
+    >>> engine.route("What is 2 + 2?", {"quality": 1.0}).model
+    'big'
+    >>> engine.route("What is 2 + 2?", {"cost": 0.9}).model
+    'small'
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._base import BaseRouter
+from .decision import Decision
+from .exceptions import InvalidParameterError, NotFittedError, UnknownModelError
+from .pool import ModelCard, ModelPool
+from .preference import Preference, PreferenceLike
+
+if TYPE_CHECKING:
+    from .encoders import PromptEncoder
+
+__all__ = ["RoutingEngine", "estimate_tokens"]
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap token estimate (about four characters per token), for pricing and context checks.
+
+    Examples:
+        >>> estimate_tokens("abcdefgh")
+        2
+    """
+    return max(1, (len(text) + 3) // 4)
+
+
+class RoutingEngine:
+    """Route conversations of a pool with a core router; learn from ratings.
+
+    Args:
+        pool: the model cards (a :class:`~shared.ModelPool` or an iterable of cards / names).
+        router: a core router; fitted on the pool's model names, or unfitted with an
+            ``initialize`` method (cold start), or ``None`` for the default cold-start router.
+        encoder: prompt encoder; default :func:`shared.default_encoder` (cached MiniLM), loaded
+            lazily at the first call.
+        default_preference: preference used when a call gives none.
+        prior_quality: prior quality in [0, 1] per model name for the cold start.
+        explore: let the router explore (UCB bonus, sampling policy) when it is configured to.
+        nominal_input_tokens: prompt length used to turn card prices into prior costs.
+
+    Raises:
+        InvalidParameterError: a prior is outside [0, 1] or names an unknown model.
+    """
+
+    def __init__(
+        self,
+        pool: ModelPool | Iterable[ModelCard | str],
+        *,
+        router: BaseRouter | None = None,
+        encoder: PromptEncoder | None = None,
+        default_preference: PreferenceLike | None = None,
+        prior_quality: Mapping[str, float] | None = None,
+        explore: bool = True,
+        nominal_input_tokens: int = 500,
+    ) -> None:
+        self.pool = pool if isinstance(pool, ModelPool) else ModelPool(pool)
+        self._encoder = encoder
+        self.router = router
+        self.default_preference = Preference.coerce(
+            default_preference if default_preference is not None else Preference()
+        )
+        self.prior_quality = dict(prior_quality or {})
+        for name, value in self.prior_quality.items():
+            if name not in self.pool:
+                raise UnknownModelError(name, self.pool.names)
+            if not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+                raise InvalidParameterError(
+                    f"prior_quality[{name!r}] must be a number in [0, 1], got {value!r}."
+                )
+        self.explore = explore
+        self.nominal_input_tokens = nominal_input_tokens
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ parts
+    @property
+    def encoder(self) -> PromptEncoder:
+        """The prompt encoder (the default cached MiniLM is created on first use)."""
+        if self._encoder is None:
+            from .encoders import default_encoder
+
+            self._encoder = default_encoder()
+        return self._encoder
+
+    def embed(self, text: str) -> NDArray[np.float64]:
+        """The embedding of one prompt text, shape ``(dimension,)``."""
+        return np.asarray(self.encoder.encode([text])[0], dtype=np.float64)
+
+    def _priors(self) -> tuple[dict[str, float], dict[str, float]]:
+        cards = list(self.pool)
+        costs = {c.name: c.expected_cost(self.nominal_input_tokens) for c in cards}
+        order = sorted(costs, key=lambda n: (costs[n], n))
+        span = max(len(order) - 1, 1)
+        quality = {name: 0.5 + 0.3 * rank / span for rank, name in enumerate(order)}
+        quality.update({k: float(v) for k, v in self.prior_quality.items()})
+        return quality, costs
+
+    def _ready_router(self, n_features: int) -> BaseRouter:
+        with self._lock:
+            if self.router is None:
+                from .routers import RidgeRouter
+
+                self.router = RidgeRouter(alpha=1.0, exploration="ucb", exploration_weight=0.5)
+            router = self.router
+            if not router.is_fitted:
+                initialize = getattr(router, "initialize", None)
+                if initialize is None:
+                    raise NotFittedError(
+                        f"{type(router).__name__} is not fitted and has no cold start; fit it or "
+                        "pass router=None for the default cold-start router."
+                    )
+                prior_q, prior_c = self._priors()
+                try:
+                    initialize(
+                        list(self.pool.names),
+                        n_features,
+                        prior_quality=prior_q,
+                        prior_cost=prior_c,
+                    )
+                except TypeError:  # routers whose cold start takes no priors (policies)
+                    initialize(list(self.pool.names), n_features)
+            return router
+
+    def candidates(
+        self,
+        *,
+        needs_tools: bool = False,
+        needs_structured_output: bool = False,
+        input_tokens: int | None = None,
+        allowed: Collection[str] | None = None,
+    ) -> list[str]:
+        """Names of the pool members able to serve a call, in pool order.
+
+        Raises:
+            UnknownModelError: ``allowed`` names a model outside the pool.
+            InvalidParameterError: no member qualifies (the message says why).
+        """
+        if allowed is not None:
+            for name in allowed:
+                if name not in self.pool:
+                    raise UnknownModelError(name, self.pool.names)
+        known = (
+            set(self.router.models_) if self.router is not None and self.router.is_fitted else None
+        )
+        out = []
+        for card in self.pool:
+            if allowed is not None and card.name not in allowed:
+                continue
+            if needs_tools and not card.supports_tools:
+                continue
+            if needs_structured_output and not card.supports_structured_output:
+                continue
+            if (
+                input_tokens is not None
+                and card.context_window is not None
+                and input_tokens > card.context_window
+            ):
+                continue
+            if known is not None and card.name not in known:
+                continue
+            out.append(card.name)
+        if not out:
+            needs = [
+                what
+                for what, flag in (
+                    ("tool calling", needs_tools),
+                    ("structured output", needs_structured_output),
+                    (f"a context of {input_tokens} tokens", input_tokens is not None),
+                )
+                if flag
+            ]
+            raise InvalidParameterError(
+                "No model in the pool can serve this call"
+                + (f" (needs {', '.join(needs)})" if needs else "")
+                + (f" among {sorted(allowed)}" if allowed is not None else "")
+                + "."
+            )
+        return out
+
+    # ------------------------------------------------------------------ routing
+    def route(
+        self,
+        text: str,
+        preference: PreferenceLike | None = None,
+        *,
+        needs_tools: bool = False,
+        needs_structured_output: bool = False,
+        input_tokens: int | None = None,
+        allowed: Collection[str] | None = None,
+        decision_id: str | None = None,
+    ) -> Decision:
+        """Decide which member answers ``text`` (a prompt or a rendered conversation).
+
+        Args:
+            text: the prompt; render conversations with :func:`shared.messages_to_text`.
+            preference: the trade-off for this call; ``None`` uses ``default_preference``.
+            needs_tools: only members that support tool calling.
+            needs_structured_output: only members that support structured output.
+            input_tokens: prompt size, to exclude members whose context window is too small
+                (estimated from ``text`` when ``None``).
+            allowed: restrict to these members (e.g. stickiness within a tool loop).
+            decision_id: use this id for the decision.
+
+        Returns:
+            The decision; ``decision.ranking`` lists the fallbacks in order.
+        """
+        pref = self.default_preference if preference is None else Preference.coerce(preference)
+        x = self.embed(text)
+        tokens = estimate_tokens(text) if input_tokens is None else input_tokens
+        with self._lock:
+            router = self._ready_router(x.shape[0])
+            cands = self.candidates(
+                needs_tools=needs_tools,
+                needs_structured_output=needs_structured_output,
+                input_tokens=tokens,
+                allowed=allowed,
+            )
+            return router.decide(
+                x, pref, candidates=cands, explore=self.explore, decision_id=decision_id
+            )
+
+    def estimate_cost(self, model: str, input_tokens: int, output_tokens: int) -> float:
+        """USD cost of a call of ``model`` from its card and token counts."""
+        return self.pool[model].cost(input_tokens, output_tokens)
+
+    def learn(
+        self,
+        prompt: str,
+        model: str,
+        score: float,
+        cost: float | None = None,
+        *,
+        propensity: float = 1.0,
+        preference: PreferenceLike | None = None,
+    ) -> None:
+        """Update the router online with one rated outcome (thread-safe).
+
+        Raises:
+            InvalidParameterError: ``score`` outside [0, 1] or a bad propensity.
+        """
+        if not 0.0 <= float(score) <= 1.0:
+            raise InvalidParameterError(f"A score must be in [0, 1], got {score!r}.")
+        if not 0.0 < float(propensity) <= 1.0:
+            raise InvalidParameterError(f"A propensity must be in (0, 1], got {propensity!r}.")
+        x = self.embed(prompt)
+        with self._lock:
+            router = self._ready_router(x.shape[0])
+            if not getattr(router, "supports_online_update", False):
+                raise InvalidParameterError(
+                    f"{type(router).__name__} cannot learn online; retrain it in batch "
+                    "(prefroute train) instead."
+                )
+            router.update(
+                x,
+                model,
+                float(score),
+                cost,
+                propensity=float(propensity),
+                preference=None if preference is None else Preference.coerce(preference),
+            )
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-friendly summary (pool, router, preference) for logs and tracing."""
+        return {
+            "models": list(self.pool.names),
+            "router": type(self.router).__name__ if self.router is not None else None,
+            "fitted": bool(self.router is not None and self.router.is_fitted),
+            "default_preference": self.default_preference.as_dict(),
+        }

@@ -1,0 +1,126 @@
+"""The one error hierarchy of prefroute.
+
+Every error the library raises on purpose derives from :class:`RouterError`, and each also derives
+from the builtin exception that code written before prefroute would already catch::
+
+    RouterError
+    ├── InvalidParameterError (ValueError)        a constructor or call argument is out of range
+    │   ├── PreferenceError                       a quality/cost preference is malformed or unknown
+    │   └── DimensionMismatchError                embedding width differs from what the router was fitted on
+    ├── NotFittedError (ValueError, AttributeError)  the router has learned nothing yet
+    ├── UnknownModelError (KeyError)              a model name is not in the pool / router
+    ├── DataError (ValueError)                    a routing table or bandit log is malformed
+    ├── InfeasibleError (ValueError)              no assignment meets the budget or accuracy target
+    ├── EncoderError (RuntimeError)               a prompt encoder could not be loaded or run
+    ├── PersistenceError (OSError)                a saved router is missing, corrupt or from another version
+    ├── FeedbackError (ValueError)                a rating or feedback record is invalid
+    │   └── UnknownDecisionError (KeyError)       a rating refers to a decision the store never saw
+    └── AllCandidatesFailedError (RuntimeError)   every candidate model failed for one call
+
+Examples:
+    >>> from shared import NotFittedError, RouterError
+    >>> issubclass(NotFittedError, RouterError) and issubclass(NotFittedError, ValueError)
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "AllCandidatesFailedError",
+    "DataError",
+    "DimensionMismatchError",
+    "EncoderError",
+    "FeedbackError",
+    "InfeasibleError",
+    "InvalidParameterError",
+    "NotFittedError",
+    "PersistenceError",
+    "PreferenceError",
+    "RouterError",
+    "UnknownDecisionError",
+    "UnknownModelError",
+]
+
+
+class RouterError(Exception):
+    """Root of every error prefroute raises on purpose."""
+
+
+class InvalidParameterError(RouterError, ValueError):
+    """A constructor or call argument has the wrong type or is out of range."""
+
+
+class PreferenceError(InvalidParameterError):
+    """A preference is malformed: unknown key, negative or non-finite weight, or all weights zero."""
+
+
+class DimensionMismatchError(InvalidParameterError):
+    """The width of the embeddings differs from the width the router was fitted on.
+
+    This usually means the prompt encoder was swapped after training.
+    """
+
+
+class NotFittedError(RouterError, ValueError, AttributeError):
+    """The router or predictor was used before it learned anything.
+
+    Examples:
+        >>> from shared import RidgeRouter
+        >>> import numpy as np
+        >>> try:
+        ...     RidgeRouter().predict_outcomes(np.zeros((1, 3)))
+        ... except NotFittedError as err:
+        ...     print(type(err).__name__)
+        NotFittedError
+    """
+
+
+class UnknownModelError(RouterError, KeyError):
+    """A model name is not part of the pool or of the router."""
+
+    def __init__(self, name: str, known: Sequence[str] = ()) -> None:
+        self.name = name
+        self.known = tuple(known)
+        hint = f" Known models: {', '.join(self.known)}." if self.known else ""
+        super().__init__(f"Unknown model {name!r}.{hint}")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class DataError(RouterError, ValueError):
+    """A routing table or bandit log is malformed (missing column, NaN, negative cost, duplicate...)."""
+
+
+class InfeasibleError(RouterError, ValueError):
+    """No assignment meets the requested budget or accuracy target."""
+
+
+class EncoderError(RouterError, RuntimeError):
+    """A prompt encoder could not be loaded or could not encode its input."""
+
+
+class PersistenceError(RouterError, OSError):
+    """A saved router directory is missing, corrupt, or written by an incompatible version."""
+
+
+class FeedbackError(RouterError, ValueError):
+    """A rating or a feedback record is invalid (score out of range, missing decision...)."""
+
+
+class UnknownDecisionError(FeedbackError, KeyError):
+    """A rating refers to a run or decision id the feedback store has never recorded."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown decision"
+
+
+class AllCandidatesFailedError(RouterError, RuntimeError):
+    """Every candidate model raised for one call; ``errors`` maps model name to its exception."""
+
+    def __init__(self, errors: dict[str, BaseException]) -> None:
+        self.errors = dict(errors)
+        detail = "; ".join(f"{k}: {type(v).__name__}: {v}" for k, v in self.errors.items())
+        super().__init__(f"All {len(self.errors)} candidate models failed: {detail}")

@@ -1,0 +1,154 @@
+"""The caller's quality/cost(/latency) trade-off, chosen at call time.
+
+A :class:`Preference` holds non-negative weights that are normalized to sum to one. Routers turn it
+into a utility per model::
+
+    utility_m = w_quality * quality_m - w_cost * cost_m / cost_scale - w_latency * latency_m / latency_scale
+
+``quality`` is in [0, 1]. ``cost_scale`` is the router's calibrated cost unit ``tau``: by default the
+95th percentile of the per-call costs seen in training (the BaRP rule, see ``docs/concepts.md``).
+So ``w_cost == w_quality`` means "one unit of quality is worth one call at the 95th-percentile price
+of this pool", which reads the same on any pool. ``Preference.balanced()`` is that point.
+
+Examples:
+    >>> from shared import Preference
+    >>> Preference(quality=3, cost=1)
+    Preference(quality=0.75, cost=0.25, latency=0.0)
+    >>> Preference.from_cost_weight(0.2).cost
+    0.2
+    >>> Preference.coerce({"cost": 0.5}).quality
+    0.5
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .exceptions import PreferenceError
+
+__all__ = ["PREFERENCE_KEYS", "Preference", "PreferenceLike"]
+
+#: Keys accepted in a preference mapping (for example ``config["configurable"]["router_preference"]``).
+PREFERENCE_KEYS = ("quality", "cost", "latency")
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Preference:
+    """Normalized weights on quality, cost and latency (each >= 0, summing to 1).
+
+    Args:
+        quality: weight on expected quality (higher is better).
+        cost: weight on expected cost in units of the router's ``cost_scale``.
+        latency: weight on expected latency in units of the router's ``latency_scale``.
+
+    Raises:
+        PreferenceError: a weight is negative or not finite, or all weights are zero.
+    """
+
+    quality: float
+    cost: float
+    latency: float
+
+    def __init__(self, quality: float = 1.0, cost: float = 0.0, latency: float = 0.0) -> None:
+        values = {"quality": quality, "cost": cost, "latency": latency}
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise PreferenceError(
+                    f"Preference weight {key!r} must be a number, got {type(value).__name__}."
+                )
+            if not math.isfinite(value) or value < 0:
+                raise PreferenceError(
+                    f"Preference weight {key!r} must be finite and >= 0, got {value!r}."
+                )
+        total = float(quality) + float(cost) + float(latency)
+        if total <= 0:
+            raise PreferenceError("At least one preference weight must be positive.")
+        object.__setattr__(self, "quality", float(quality) / total)
+        object.__setattr__(self, "cost", float(cost) / total)
+        object.__setattr__(self, "latency", float(latency) / total)
+
+    @classmethod
+    def from_cost_weight(cls, cost: float) -> Preference:
+        """Two-objective preference with ``cost`` in [0, 1] and ``quality = 1 - cost``."""
+        if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not 0 <= cost <= 1:
+            raise PreferenceError(f"A cost weight must be a number in [0, 1], got {cost!r}.")
+        return cls(quality=1.0 - float(cost), cost=float(cost))
+
+    @classmethod
+    def from_price(cls, lam: float) -> Preference:
+        """Preference with price-of-quality ``lam >= 0``: utility ``q - lam * c / cost_scale``.
+
+        ``lam = inf`` gives a pure cost minimizer.
+
+        Examples:
+            >>> Preference.from_price(1.0) == Preference.balanced()
+            True
+        """
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or math.isnan(lam) or lam < 0:
+            raise PreferenceError(f"A price of quality must be >= 0, got {lam!r}.")
+        if math.isinf(lam):
+            return cls(quality=0.0, cost=1.0)
+        return cls(quality=1.0, cost=float(lam))
+
+    @classmethod
+    def balanced(cls) -> Preference:
+        """Equal weight on quality and cost."""
+        return cls(quality=1.0, cost=1.0)
+
+    @classmethod
+    def coerce(cls, value: PreferenceLike) -> Preference:
+        """Build a preference from the forms users pass.
+
+        Accepted: a :class:`Preference`; a float in [0, 1] (the cost weight); a mapping with keys among
+        ``quality``, ``cost``, ``latency`` (missing ``quality`` defaults to ``1 - cost - latency``).
+
+        Raises:
+            PreferenceError: unknown key, wrong type or invalid weight.
+        """
+        if isinstance(value, Preference):
+            return value
+        if isinstance(value, bool):
+            raise PreferenceError("A preference cannot be a bool.")
+        if isinstance(value, (int, float)):
+            return cls.from_cost_weight(float(value))
+        if isinstance(value, Mapping):
+            unknown = sorted(set(map(str, value)) - set(PREFERENCE_KEYS))
+            if unknown:
+                raise PreferenceError(
+                    f"Unknown preference key(s) {unknown}; valid keys are {list(PREFERENCE_KEYS)}."
+                )
+            cost = value.get("cost", 0.0)
+            latency = value.get("latency", 0.0)
+            if "quality" in value:
+                quality = value["quality"]
+            else:
+                if not all(isinstance(v, (int, float)) for v in (cost, latency)):
+                    raise PreferenceError("Preference weights must be numbers.")
+                quality = 1.0 - float(cost) - float(latency)
+                if quality < -1e-12:
+                    raise PreferenceError(
+                        "Without 'quality', 'cost' + 'latency' must be at most 1, "
+                        f"got {float(cost) + float(latency)!r}."
+                    )
+                quality = max(quality, 0.0)
+            return cls(quality=quality, cost=cost, latency=latency)
+        raise PreferenceError(
+            "A preference must be a Preference, a cost weight in [0, 1] or a mapping with keys "
+            f"{list(PREFERENCE_KEYS)}; got {type(value).__name__}."
+        )
+
+    def as_dict(self) -> dict[str, float]:
+        """The weights as a plain dict (JSON friendly)."""
+        return {"quality": self.quality, "cost": self.cost, "latency": self.latency}
+
+    def __repr__(self) -> str:
+        return (
+            f"Preference(quality={self.quality:.4g}, cost={self.cost:.4g}, "
+            f"latency={self.latency:.4g})"
+        )
+
+
+PreferenceLike = Preference | float | Mapping[str, Any]

@@ -1,0 +1,19 @@
+"""Test-wide fixtures: isolate tests from the developer's environment."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test writes embedding caches into a temporary folder, never into ~/.cache."""
+    monkeypatch.setenv("PREFROUTE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
