@@ -79,6 +79,7 @@ _EXPORTS: dict[str, str] = {
     "read_table": ".tables",
     "read_routerbench_csv": ".tables",
     "write_table": ".tables",
+    "make_synthetic_table": ".synthetic",
     "frontier": ".evaluation",
     "aiq": ".evaluation",
     "quality_at_cost": ".evaluation",
@@ -96,12 +97,15 @@ _EXPORTS: dict[str, str] = {
     "FeedbackStore": ".feedback",
     "DecisionRecord": ".feedback",
     "OnlineLearner": ".feedback",
+    "BanditLog": ".feedback",
+    "RouterHandle": ".feedback",
 }
 
 __all__ = [
     "AllCandidatesFailedError",
     "Assignment",
     "BaRPRouter",
+    "BanditLog",
     "BaseRouter",
     "CachedEncoder",
     "DataError",
@@ -135,6 +139,7 @@ __all__ = [
     "RidgeRouter",
     "RouteScores",
     "RouterError",
+    "RouterHandle",
     "RoutingEngine",
     "RoutingTable",
     "SentenceTransformerEncoder",
@@ -150,6 +155,7 @@ __all__ = [
     "exact_front",
     "frontier",
     "load_router",
+    "make_synthetic_table",
     "messages_to_text",
     "optllm_front",
     "quality_at_cost",
@@ -217,7 +223,7 @@ if TYPE_CHECKING:  # real imports for type checkers and IDEs
         UnknownDecisionError,
         UnknownModelError,
     )
-    from .feedback import DecisionRecord, FeedbackStore, OnlineLearner
+    from .feedback import BanditLog, DecisionRecord, FeedbackStore, OnlineLearner, RouterHandle
     from .persistence import load_router, save_router
     from .pool import ModelCard, ModelPool
     from .preference import Preference
@@ -233,4 +239,5 @@ if TYPE_CHECKING:  # real imports for type checkers and IDEs
         RandomRouter,
         RidgeRouter,
     )
+    from .synthetic import make_synthetic_table
     from .tables import RoutingTable, read_routerbench_csv, read_table, write_table

@@ -129,7 +129,9 @@ class RoutingEngine:
             if self.router is None:
                 from .routers import RidgeRouter
 
-                self.router = RidgeRouter(alpha=1.0, exploration="ucb", exploration_weight=0.5)
+                self.router = RidgeRouter(
+                    alpha=1.0, exploration="ucb", exploration_weight=0.5, solver="sherman_morrison"
+                )
             router = self.router
             if not router.is_fitted:
                 initialize = getattr(router, "initialize", None)
@@ -247,6 +249,23 @@ class RoutingEngine:
             return router.decide(
                 x, pref, candidates=cands, explore=self.explore, decision_id=decision_id
             )
+
+    def set_router(self, router: BaseRouter) -> None:
+        """Swap in another router (e.g. one retrained by ``prefroute train``) between calls.
+
+        Thread-safe: calls in flight finish with the old router, later calls use the new one.
+
+        Raises:
+            InvalidParameterError: the new router is fitted on models outside the pool.
+        """
+        if router.is_fitted:
+            unknown = sorted(set(router.models_) - set(self.pool.names))
+            if unknown:
+                raise InvalidParameterError(
+                    f"The new router knows models outside the pool: {unknown}."
+                )
+        with self._lock:
+            self.router = router
 
     def estimate_cost(self, model: str, input_tokens: int, output_tokens: int) -> float:
         """USD cost of a call of ``model`` from its card and token counts."""

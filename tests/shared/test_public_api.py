@@ -61,6 +61,7 @@ EXPECTED_ALL = sorted(
         "exact_front",
         "frontier",
         "load_router",
+        "make_synthetic_table",
         "messages_to_text",
         "optllm_front",
         "quality_at_cost",

@@ -1,0 +1,72 @@
+"""Where a call's preference comes from, and the forms it may take.
+
+Resolution order (first present wins):
+
+1. the ``preference=`` keyword of ``invoke``/``stream``/``batch``/their async forms, or of
+   ``.bind(preference=...)``;
+2. ``config["configurable"]["router_preference"]``, else ``config["configurable"]["preference"]``;
+3. the model's ``default_preference`` field.
+
+Accepted values: a :class:`~shared.Preference`; a cost weight in [0, 1] (``0.8`` = mostly cost);
+a mapping with keys among ``quality``, ``cost``, ``latency``; or a preset name among
+:data:`PRESETS` (``"quality"``, ``"balanced"``, ``"cost"``).
+
+Examples:
+    >>> from langchain_router._preference import coerce_preference, resolve_preference
+    >>> coerce_preference("balanced")
+    Preference(quality=0.5, cost=0.5, latency=0)
+    >>> resolve_preference(None, {"configurable": {"router_preference": 0.25}}, "quality").cost
+    0.25
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.exceptions import PreferenceError
+from shared.preference import Preference
+
+__all__ = ["CONFIG_KEYS", "PRESETS", "coerce_preference", "resolve_preference"]
+
+#: ``config["configurable"]`` keys read for the preference, in order of precedence.
+CONFIG_KEYS = ("router_preference", "preference")
+
+#: Named preferences accepted wherever a preference is.
+PRESETS: Mapping[str, Preference] = {
+    "quality": Preference(quality=1.0),
+    "balanced": Preference.balanced(),
+    "cost": Preference(quality=0.0, cost=1.0),
+}
+
+
+def coerce_preference(value: Any) -> Preference:
+    """A :class:`~shared.Preference` from any accepted form.
+
+    Raises:
+        PreferenceError: unknown preset name, unknown mapping key, wrong type or invalid weight.
+    """
+    if isinstance(value, str):
+        try:
+            return PRESETS[value]
+        except KeyError:
+            raise PreferenceError(
+                f"Unknown preference {value!r}; use one of {sorted(PRESETS)}, a cost weight in "
+                "[0, 1] or a mapping with keys 'quality', 'cost', 'latency'."
+            ) from None
+    return Preference.coerce(value)
+
+
+def resolve_preference(explicit: Any, config: Mapping[str, Any] | None, default: Any) -> Preference:
+    """The preference of one call: ``explicit``, else the config keys, else ``default``.
+
+    Raises:
+        PreferenceError: the value found is invalid (a wrong value is never silently skipped).
+    """
+    if explicit is not None:
+        return coerce_preference(explicit)
+    configurable = (config or {}).get("configurable") or {}
+    for key in CONFIG_KEYS:
+        if configurable.get(key) is not None:
+            return coerce_preference(configurable[key])
+    return coerce_preference(default)

@@ -1,0 +1,415 @@
+"""``FeedbackCallbackHandler``: record every routed call, turn ratings into learning.
+
+Attach the handler to the router (``RouterChatModel(..., callbacks=[handler])``) or to a call
+(``config={"callbacks": [handler]}``). For each call a ``RouterChatModel`` answers, it stores in a
+:class:`shared.FeedbackStore`:
+
+* the decision (``response_metadata["routing"]``: chosen model, scores, propensity, preference),
+  keyed by the LLM run id (a UUID string, as LangSmith shows it) and the decision id;
+* the outcome: the member that answered, token usage, cost from the model card
+  (``card.cost(input_tokens, output_tokens)``), latency, or the error when every member failed;
+* the prompt text the router encoded (needed to learn from a rating), and metadata: the user's
+  ``metadata["request_id"]``, the root run id of the trace and the parent run id.
+
+:meth:`FeedbackCallbackHandler.rate` accepts any of the ids a user holds: the LLM run id, the
+decision id, the returned message's ``id`` (``"lc_run--<run id>-0"``), a ``request_id``, or the
+root or parent run id of the call (a whole chain or agent run; every routed call under it is
+rated).
+Run and decision ids resolve through the store in any process; request and root ids resolve in
+the process that recorded the calls. A rating is stored, then (``learn=True``) fed to the
+engine's online learner, so the next decisions use it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import LLMResult
+
+from shared.decision import Decision
+from shared.encoders.text import messages_to_text
+from shared.engine import RoutingEngine
+from shared.exceptions import InvalidParameterError
+
+from ._members import DECISION_KEY
+
+if TYPE_CHECKING:
+    from shared.feedback import DecisionRecord, FeedbackStore
+
+    from .chat_models import RouterChatModel
+
+__all__ = ["FeedbackCallbackHandler"]
+
+logger = logging.getLogger(__name__)
+
+_ROUTER_TYPE = "prefroute-router"
+_MESSAGE_ID_PREFIX = "lc_run--"
+
+
+class RecordLearner(Protocol):
+    """Anything that learns from one rated record (e.g. ``shared.OnlineLearner``)."""
+
+    def learn(self, record: DecisionRecord) -> Any: ...
+
+
+@dataclass
+class _Started:
+    started: float
+    prompt: str
+    routing: Mapping[str, Any] | None
+    metadata: dict[str, Any]
+
+
+def _run_id_of_message_id(key: str) -> str | None:
+    """``"lc_run--<uuid>"`` or ``"lc_run--<uuid>-<idx>"`` -> ``"<uuid>"``."""
+    if not key.startswith(_MESSAGE_ID_PREFIX):
+        return None
+    body = key[len(_MESSAGE_ID_PREFIX) :]
+    for candidate in (body, body.rsplit("-", 1)[0]):
+        try:
+            return str(uuid.UUID(candidate))
+        except ValueError:
+            continue
+    return None
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+
+
+class FeedbackCallbackHandler(BaseCallbackHandler):
+    """Stores routed calls in a feedback store and learns from their ratings.
+
+    Args:
+        store: where decisions, outcomes and ratings go; default: an in-memory SQLite store.
+        router: the ``RouterChatModel`` (or its ``RoutingEngine``) whose calls are recorded:
+            its cards price the calls and its engine learns from ratings. Without it, costs
+            are not computed and ratings are only stored.
+        learn: learn online from each rating (each decision is learned from once).
+        learner: learns from rated records instead of the engine (e.g. ``shared.OnlineLearner``).
+        max_tracked: how many request / root / parent run ids are remembered for :meth:`rate`,
+            and how many learned decision ids are remembered to learn from each once.
+
+    Examples:
+        >>> from shared import HashingEncoder
+        >>> from langchain_router import FeedbackCallbackHandler, RouterChatModel
+        >>> from langchain_router.testing import FakeToolChatModel
+        >>> router = RouterChatModel(models={"a": FakeToolChatModel(model_name="a")},
+        ...                          encoder=HashingEncoder(n_features=16))
+        >>> handler = FeedbackCallbackHandler(router=router)
+        >>> msg = router.invoke("hi", config={"callbacks": [handler],
+        ...                                   "metadata": {"request_id": "req-1"}})
+        >>> [r.score for r in handler.rate("req-1", 0.9)]
+        [0.9]
+        >>> handler.rate(msg.id, 1.0)[0].model
+        'a'
+    """
+
+    run_inline: bool = True
+    raise_error: bool = False
+
+    def __init__(
+        self,
+        store: FeedbackStore | None = None,
+        *,
+        router: RouterChatModel | RoutingEngine | None = None,
+        learn: bool = True,
+        learner: RecordLearner | None = None,
+        max_tracked: int = 100_000,
+    ) -> None:
+        if store is None:
+            from shared.feedback import FeedbackStore
+
+            store = FeedbackStore("sqlite://")
+        self.store = store
+        self.engine: RoutingEngine | None = (
+            router if isinstance(router, RoutingEngine) or router is None else router.routing_engine
+        )
+        self.learn = learn
+        self.learner = learner
+        self.max_tracked = max_tracked
+        self._lock = threading.RLock()
+        self._started: dict[uuid.UUID, _Started] = {}
+        self._parents: dict[uuid.UUID, uuid.UUID | None] = {}
+        self._aliases: OrderedDict[str, list[str]] = OrderedDict()
+        self._learned: OrderedDict[str, None] = OrderedDict()
+        self._cannot_learn = False
+
+    # ------------------------------------------------------------------ run tree
+    def _track_parent(self, run_id: uuid.UUID, parent_run_id: uuid.UUID | None) -> None:
+        with self._lock:
+            self._parents[run_id] = parent_run_id
+
+    def _forget(self, run_id: uuid.UUID) -> None:
+        with self._lock:
+            self._parents.pop(run_id, None)
+
+    def _root_of(self, run_id: uuid.UUID | None) -> uuid.UUID | None:
+        with self._lock:
+            root = None
+            seen = 0
+            while run_id is not None and seen < 1000:
+                root, run_id, seen = run_id, self._parents.get(run_id), seen + 1
+            return root
+
+    def on_chain_start(
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: dict[str, Any] | Any,
+        *,
+        run_id: uuid.UUID,
+        parent_run_id: uuid.UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._track_parent(run_id, parent_run_id)
+
+    def on_tool_start(
+        self,
+        serialized: dict[str, Any] | None,
+        input_str: str,
+        *,
+        run_id: uuid.UUID,
+        parent_run_id: uuid.UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._track_parent(run_id, parent_run_id)
+
+    def on_chain_end(self, outputs: Any, *, run_id: uuid.UUID, **kwargs: Any) -> None:
+        self._forget(run_id)
+
+    def on_chain_error(self, error: BaseException, *, run_id: uuid.UUID, **kwargs: Any) -> None:
+        self._forget(run_id)
+
+    def on_tool_end(self, output: Any, *, run_id: uuid.UUID, **kwargs: Any) -> None:
+        self._forget(run_id)
+
+    def on_tool_error(self, error: BaseException, *, run_id: uuid.UUID, **kwargs: Any) -> None:
+        self._forget(run_id)
+
+    # ------------------------------------------------------------------ LLM runs
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any] | None,
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: uuid.UUID,
+        parent_run_id: uuid.UUID | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        params = kwargs.get("invocation_params") or {}
+        if params.get("_type") != _ROUTER_TYPE:
+            return
+        meta: dict[str, Any] = {}
+        request_id = (metadata or {}).get("request_id")
+        if request_id is not None:
+            meta["request_id"] = str(request_id)
+        if parent_run_id is not None:
+            meta["parent_run_id"] = str(parent_run_id)
+            meta["root_run_id"] = str(self._root_of(parent_run_id))
+        started = _Started(
+            started=time.perf_counter(),
+            prompt=messages_to_text(messages[0]) if messages and messages[0] else "",
+            routing=params.get(DECISION_KEY),
+            metadata=meta,
+        )
+        with self._lock:
+            self._started[run_id] = started
+
+    def on_llm_end(self, response: LLMResult, *, run_id: uuid.UUID, **kwargs: Any) -> None:
+        with self._lock:
+            started = self._started.pop(run_id, None)
+        if started is None or not response.generations or not response.generations[0]:
+            return
+        message = getattr(response.generations[0][0], "message", None)
+        routing = None if message is None else message.response_metadata.get("routing")
+        if not isinstance(routing, Mapping):
+            return
+        usage = getattr(message, "usage_metadata", None) or {}
+        n_in, n_out = usage.get("input_tokens"), usage.get("output_tokens")
+        answered = str(routing["model"])
+        cost = None
+        if self.engine is not None and n_in is not None and n_out is not None:
+            cost = self.engine.estimate_cost(answered, int(n_in), int(n_out))
+        meta = {
+            **started.metadata,
+            "sticky": bool(routing.get("sticky", False)),
+            "fallbacks": list(routing.get("fallbacks") or []),
+        }
+        self._record(
+            run_id,
+            routing,
+            started,
+            meta,
+            model=answered,
+            input_tokens=n_in,
+            output_tokens=n_out,
+            cost_usd=cost,
+            latency_s=time.perf_counter() - started.started,
+        )
+
+    def on_llm_error(self, error: BaseException, *, run_id: uuid.UUID, **kwargs: Any) -> None:
+        with self._lock:
+            started = self._started.pop(run_id, None)
+        if started is None or not isinstance(started.routing, Mapping):
+            return
+        self._record(
+            run_id,
+            started.routing,
+            started,
+            started.metadata,
+            error=f"{type(error).__name__}: {error}",
+            latency_s=time.perf_counter() - started.started,
+        )
+
+    def _record(
+        self,
+        run_id: uuid.UUID,
+        routing: Mapping[str, Any],
+        started: _Started,
+        metadata: Mapping[str, Any],
+        **outcome: Any,
+    ) -> None:
+        decision = Decision.from_dict(routing)
+        failed = routing.get("fallbacks") or []
+        if failed:  # store the router's choice; the outcome names the member that answered
+            decision = decision.with_model(str(failed[0]["model"]))
+        key = str(run_id)
+        self.store.record_decision(decision, run_id=key, prompt=started.prompt, metadata=metadata)
+        self.store.record_outcome(key, **{k: v for k, v in outcome.items() if v is not None})
+        with self._lock:
+            for alias_key in ("request_id", "root_run_id", "parent_run_id"):
+                alias = metadata.get(alias_key)
+                if alias is not None:
+                    runs = self._aliases.setdefault(str(alias), [])
+                    if key not in runs:
+                        runs.append(key)
+                    self._aliases.move_to_end(str(alias))
+            while len(self._aliases) > self.max_tracked:
+                self._aliases.popitem(last=False)
+
+    # ------------------------------------------------------------------ ratings
+    def run_ids(self, key: object) -> list[str]:
+        """The recorded LLM run ids (or the store key) that ``key`` refers to."""
+        text = str(key)
+        with self._lock:
+            runs = list(self._aliases.get(text, ()))
+        if runs:
+            return runs
+        return [_run_id_of_message_id(text) or text]
+
+    def rate(
+        self,
+        key: object,
+        score: float,
+        *,
+        source: str = "user",
+        comment: str | None = None,
+        learn: bool | None = None,
+    ) -> list[DecisionRecord]:
+        """Rate the routed call(s) ``key`` refers to, then learn from the rating.
+
+        Args:
+            key: an LLM run id (``uuid.UUID`` or string), a decision id, the answer message's
+                ``id``, a ``metadata["request_id"]``, or the root or parent run id of the call.
+            score: quality of the answer in [0, 1].
+            source: who rated (``"user"``, ``"judge"``...); one rating per decision and source.
+            comment: free text kept with the rating.
+            learn: override the handler's ``learn`` for this rating.
+
+        Returns:
+            The updated records, one per routed call.
+
+        Raises:
+            shared.UnknownDecisionError: nothing was recorded under ``key``.
+            shared.FeedbackError: invalid score, source or comment (nothing is written).
+        """
+        records = [
+            self.store.rate(run, score, source=source, comment=comment) for run in self.run_ids(key)
+        ]
+        if self.learn if learn is None else learn:
+            for record in records:
+                self._learn(record)
+        return records
+
+    def import_langsmith_feedback(
+        self,
+        items: Iterable[Any],
+        *,
+        key: str | None = None,
+        score_map: Mapping[Any, float] | Any = None,
+        learn: bool | None = None,
+    ) -> int:
+        """Import LangSmith ratings (``Client.list_feedback(...)``) and learn from them.
+
+        Feedback given on a root run (a whole chain or agent run) recorded by this handler is
+        applied to every routed call under it; feedback on the LLM runs themselves is applied
+        directly (see ``FeedbackStore.import_langsmith_feedback``).
+
+        Returns:
+            The number of ratings stored against a recorded call.
+        """
+        expanded: list[dict[str, Any]] = []
+        for item in items:
+            fields = {
+                name: _field(item, name) for name in ("run_id", "key", "score", "value", "comment")
+            }
+            for run in self.run_ids(fields["run_id"]):
+                expanded.append({**fields, "run_id": run})
+        stored = self.store.import_langsmith_feedback(expanded, key=key, score_map=score_map)
+        if self.learn if learn is None else learn:
+            for run in dict.fromkeys(item["run_id"] for item in expanded):
+                try:
+                    record = self.store.get(run)
+                except KeyError:
+                    continue
+                if record.is_rated:
+                    self._learn(record)
+        return stored
+
+    def _learn(self, record: DecisionRecord) -> None:
+        if record.prompt is None or record.score is None:
+            return
+        if self.learner is None and (self.engine is None or self._cannot_learn):
+            return
+        with self._lock:  # claim the decision first: concurrent ratings learn once
+            if record.decision_id in self._learned:
+                return
+            self._learned[record.decision_id] = None
+            while len(self._learned) > self.max_tracked:
+                self._learned.popitem(last=False)
+        try:
+            if self.learner is not None:
+                self.learner.learn(record)
+            elif self.engine is not None:
+                self.engine.learn(
+                    record.prompt,
+                    record.model,
+                    record.score,
+                    record.cost_usd,
+                    propensity=record.propensity,
+                    preference=record.preference,
+                )
+        except InvalidParameterError as err:
+            with self._lock:
+                self._learned.pop(record.decision_id, None)
+                self._cannot_learn = self.learner is None
+            logger.warning("ratings are stored but not learned online: %s", err)
+        except BaseException:
+            with self._lock:
+                self._learned.pop(record.decision_id, None)
+            raise
+
+    def learned(self) -> Sequence[str]:
+        """Decision ids learned from so far (each decision is learned from once)."""
+        with self._lock:
+            return sorted(self._learned)

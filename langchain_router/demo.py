@@ -1,0 +1,343 @@
+"""``prefroute demo``: the offline end-to-end demo of routing, feedback and online learning.
+
+What it runs, with no network and no API key:
+
+1. a routing table: a small synthetic one made on the spot (default), or a real one (``--data DIR``);
+2. a pool of :class:`~langchain_router.testing.ReplayChatModel` members, each answering a prompt with
+   its recorded outcome and reporting usage priced at the recorded cost;
+3. an LCEL chain ``ChatPromptTemplate | RouterChatModel | StrOutputParser`` with a
+   :class:`~langchain_router.FeedbackCallbackHandler` storing every routed call in a feedback store;
+4. one pass over the training prompts as a stream: each call carries a preference drawn at random
+   (users differ), the router answers from a cold start, the "user" rates the answer with the
+   recorded quality of the member that answered (only that member's outcome is ever revealed:
+   bandit feedback), and the router learns online from each rating;
+5. the learning curve (test AIQ after 10%, 25%, 50% and 100% of the stream) and the final frontier
+   on the test prompts against every single model.
+
+``--json OUT`` writes the final frontier in the form of a router entry of ``prefroute evaluate``'s
+report, plus ``best_single``; ``--plot OUT.png`` writes the Pareto plot and, beside it, the
+learning curve (``OUT.curve.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from shared.encoders import PromptEncoder
+    from shared.evaluation import EvaluationReport
+    from shared.tables import RoutingTable
+
+__all__ = ["PrecomputedEncoder", "register", "run_demo"]
+
+ROUTER_LABEL = "prefroute (online)"
+CHECKPOINTS = (0.1, 0.25, 0.5, 1.0)
+
+
+class PrecomputedEncoder:
+    """A prompt encoder that serves known texts from a precomputed matrix.
+
+    Texts it has not seen go to the wrapped encoder. The demo embeds a whole table in one batch
+    (with an on-disk cache), so each routed call only looks its prompt up.
+
+    Args:
+        encoder: the encoder that made ``vectors`` (its ``name`` and ``dimension`` are kept).
+        texts: the texts, one per row of ``vectors``.
+        vectors: their embeddings, shape ``(len(texts), encoder.dimension)``.
+    """
+
+    def __init__(
+        self, encoder: PromptEncoder, texts: Sequence[str], vectors: NDArray[np.float32]
+    ) -> None:
+        self._inner = encoder
+        self._rows = {t: i for i, t in enumerate(texts)}
+        self._vectors = np.asarray(vectors, dtype=np.float32)
+
+    @property
+    def name(self) -> str:
+        """The wrapped encoder's name."""
+        return self._inner.name
+
+    @property
+    def dimension(self) -> int:
+        """The wrapped encoder's dimension."""
+        return self._inner.dimension
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Embeddings of ``texts``: looked up when known, encoded otherwise."""
+        rows = [self._rows.get(t) for t in texts]
+        missing = [t for t, r in zip(texts, rows) if r is None]
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        fresh = iter(self._inner.encode(missing)) if missing else iter(())
+        for i, r in enumerate(rows):
+            out[i] = self._vectors[r] if r is not None else next(fresh)
+        return out
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _load_table(args: argparse.Namespace) -> RoutingTable:
+    from shared import make_synthetic_table, read_table
+
+    if args.data is None:
+        return make_synthetic_table(n_prompts=args.n_prompts, seed=args.seed)
+    return read_table(args.data)
+
+
+def _make_encoder(kind: str, synthetic: bool) -> PromptEncoder:
+    from shared import HashingEncoder, SentenceTransformerEncoder
+
+    if kind == "auto":
+        kind = "hashing" if synthetic else "minilm"
+    if kind == "hashing":
+        return HashingEncoder(n_features=512)
+    return SentenceTransformerEncoder()
+
+
+def _make_router(kind: str, seed: int) -> Any:
+    from shared import BaRPRouter, LinUCBRouter, RidgeRouter
+
+    if kind == "ridge":
+        return RidgeRouter(
+            alpha=1.0,
+            exploration="ucb",
+            exploration_weight=0.5,
+            solver="sherman_morrison",
+            random_state=seed,
+        )
+    if kind == "barp":
+        return BaRPRouter(random_state=seed)
+    return LinUCBRouter(random_state=seed)
+
+
+def run_demo(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the demo described in the module docstring; returns the JSON document."""
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+
+    from shared import FeedbackStore, Preference, cached_embeddings
+    from shared.evaluation import evaluate_routers, plot_learning_curves, plot_pareto
+
+    from .callbacks import FeedbackCallbackHandler
+    from .chat_models import RouterChatModel
+    from .testing import ReplayChatModel
+
+    rng = np.random.default_rng(args.seed)
+    started = time.perf_counter()
+    table = _load_table(args).complete()
+    models = list(table.models)
+    train, test = table.split("train"), table.split("test")
+    _log(
+        f"[demo] table {table.name!r}: {train.n_prompts} training and {test.n_prompts} test "
+        f"prompts, {len(models)} models"
+    )
+
+    encoder = _make_encoder(args.encoder, synthetic=args.data is None)
+    texts = list(dict.fromkeys(table.prompts))
+    _log(f"[demo] embedding {len(texts)} prompts with {encoder.name} (cached on disk)")
+    vectors = cached_embeddings(texts, encoder, progress=True)
+    fast_encoder = PrecomputedEncoder(encoder, texts, vectors)
+    X_test = fast_encoder.encode(list(test.prompts))
+
+    outcomes: dict[str, dict[str, tuple[float, float]]] = {m: {} for m in models}
+    for i, prompt in enumerate(table.prompts):
+        for j, m in enumerate(models):
+            outcomes[m].setdefault(prompt, (float(table.quality[i, j]), float(table.cost[i, j])))
+    members = {m: ReplayChatModel(model_name=m, outcomes=outcomes[m]) for m in models}
+    router_model = RouterChatModel(
+        models=members,
+        cards={m: members[m].card() for m in models},
+        router=_make_router(args.router, args.seed),
+        encoder=fast_encoder,
+        explore=True,
+    )
+    store = FeedbackStore(args.store)
+    handler = FeedbackCallbackHandler(store, router=router_model)
+    chain = (
+        ChatPromptTemplate.from_messages([("human", "{prompt}")]) | router_model | StrOutputParser()
+    )
+
+    order = rng.permutation(train.n_prompts)
+    marks = {max(1, round(f * len(order))): f for f in CHECKPOINTS}
+    curve: list[tuple[float, float]] = []
+    curve_rows: list[dict[str, float]] = []
+    earned = spent = 0.0
+    col = {m: j for j, m in enumerate(models)}
+    _log(f"[demo] streaming {len(order)} training prompts through the chain (bandit feedback)")
+    for step, i in enumerate(order, start=1):
+        w_cost = float(rng.beta(1.0, 1.0))
+        pref = Preference(quality=1.0 - w_cost, cost=w_cost)
+        request_id = f"{train.ids[i]}#{step}"
+        chain.invoke(
+            {"prompt": train.prompts[i]},
+            config={
+                "callbacks": [handler],
+                "metadata": {"request_id": request_id},
+                "configurable": {"router_preference": pref.as_dict()},
+            },
+        )
+        answered = store.get(handler.run_ids(request_id)[-1]).model
+        score = float(train.quality[i, col[answered]])
+        handler.rate(request_id, score)
+        earned += score
+        spent += float(train.cost[i, col[answered]])
+        if step in marks:
+            engine_router = router_model.routing_engine.router
+            assert engine_router is not None
+            rep = evaluate_routers(
+                {ROUTER_LABEL: engine_router},
+                X_test,
+                test.quality,
+                test.cost,
+                models,
+                dataset=table.name,
+            )
+            r = rep.routers[ROUTER_LABEL]
+            curve.append((marks[step], r.aiq))
+            curve_rows.append(
+                {
+                    "share": marks[step],
+                    "aiq": r.aiq,
+                    "q_at_cbest": r.q_at_cbest,
+                    "mean_reward_so_far": earned / step,
+                    "mean_cost_so_far": spent / step,
+                }
+            )
+            _log(
+                f"[demo] {marks[step]:>4.0%} of the stream ({step} ratings): test AIQ "
+                f"{r.aiq:.4f}, Q@Cbest {r.q_at_cbest:.4f} (hull AIQ {rep.hull.aiq:.4f})"
+            )
+
+    engine_router = router_model.routing_engine.router
+    assert engine_router is not None
+    report = evaluate_routers(
+        {ROUTER_LABEL: engine_router},
+        X_test,
+        test.quality,
+        test.cost,
+        models,
+        dataset=table.name,
+        learning_curves={ROUTER_LABEL: curve},
+        meta={
+            "encoder": encoder.name,
+            "router": type(engine_router).__name__,
+            "seed": args.seed,
+            "stream": len(order),
+        },
+    )
+    elapsed = time.perf_counter() - started
+    _print_summary(report, curve_rows, elapsed, len(store.records(rated_only=True)))
+    if args.plot:
+        plot_path = Path(args.plot)
+        plot_path.parent.mkdir(parents=True, exist_ok=True)
+        plot_pareto(report, plot_path, title=f"prefroute demo on {table.name}")
+        curve_path = plot_path.with_suffix(".curve.png")
+        plot_learning_curves(report, curve_path, title=f"prefroute demo on {table.name}")
+        _log(f"[demo] wrote {plot_path} and {curve_path}")
+    full = report.to_dict()
+    doc = {
+        "dataset": table.name,
+        "n_test": report.n_test,
+        "router": full["routers"][ROUTER_LABEL],
+        "best_single": full["best_single"],
+        "learning_curve": curve_rows,
+        "seconds": elapsed,
+    }
+    if args.json:
+        json_path = Path(args.json)
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        _log(f"[demo] wrote {json_path}")
+    store.close()
+    return doc
+
+
+def _print_summary(
+    report: EvaluationReport, curve: list[dict[str, float]], seconds: float, n_rated: int
+) -> None:
+    r = report.routers[ROUTER_LABEL]
+    best = report.best_single
+    print(
+        f"\nprefroute demo: {report.dataset}, {report.n_test} test prompts, {n_rated} ratings "
+        f"learned online in {seconds:.1f} s\n"
+    )
+    print("learning curve (test set, after each share of the training stream)")
+    print(f"  {'share':>6}  {'AIQ':>7}  {'Q@Cbest':>8}  {'reward so far':>13}")
+    for row in curve:
+        print(
+            f"  {row['share']:>6.0%}  {row['aiq']:>7.4f}  {row['q_at_cbest']:>8.4f}  "
+            f"{row['mean_reward_so_far']:>13.4f}"
+        )
+    print("\nsingle models on the test set")
+    print(f"  {'model':<40} {'quality':>8} {'mean cost $':>12}")
+    for name, p in sorted(report.single.items(), key=lambda kv: kv[1].cost):
+        mark = "  <- best single" if name == best else ""
+        print(f"  {name:<40} {p.quality:>8.4f} {p.cost:>12.3e}{mark}")
+    print(f"  {'oracle':<40} {report.oracle.quality:>8.4f} {report.oracle.cost:>12.3e}")
+    q_best, c_best = report.q_best, report.c_best
+    print(f"\nlearned router: AIQ {r.aiq:.4f} (single models' hull {report.hull.aiq:.4f})")
+    print(
+        f"  at the best single model's cost (${c_best:.3e}): quality {r.q_at_cbest:.4f} "
+        f"vs {q_best:.4f} ({r.q_at_cbest - q_best:+.4f})"
+    )
+    if r.c_at_qbest is None:
+        print(f"  the frontier does not reach {best}'s quality {q_best:.4f}")
+    else:
+        print(
+            f"  reaches {best}'s quality at {r.c_at_qbest:.1%} of its cost "
+            f"(saving {1 - r.c_at_qbest:.1%})"
+        )
+    verdict = "above" if r.q_at_cbest > q_best else "not above"
+    print(f"  frontier is {verdict} the best single model at its cost\n")
+
+
+def _handle(args: argparse.Namespace) -> int:
+    run_demo(args)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``demo`` sub-command to the ``prefroute`` CLI."""
+    p = subparsers.add_parser(
+        "demo",
+        help="offline LangChain demo: route, rate, learn online, compare with single models",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        help="routing table directory (default: a synthetic table made by the demo)",
+    )
+    p.add_argument(
+        "--router",
+        choices=("ridge", "barp", "linucb"),
+        default="ridge",
+        help="core router learning online (default: ridge with a UCB bonus)",
+    )
+    p.add_argument(
+        "--encoder",
+        choices=("auto", "minilm", "hashing"),
+        default="auto",
+        help="prompt encoder (auto: hashing for the synthetic table, MiniLM otherwise)",
+    )
+    p.add_argument(
+        "--n-prompts", type=int, default=1200, help="size of the synthetic table (default 1200)"
+    )
+    p.add_argument(
+        "--store", default="sqlite://", help="feedback store URL (default: in-memory SQLite)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--json", default=None, help="write the final frontier as JSON here")
+    p.add_argument("--plot", default=None, help="write the Pareto plot (PNG) here")
+    p.set_defaults(func=_handle)
