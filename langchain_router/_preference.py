@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shared.exceptions import PreferenceError
+from shared.preference import PRESETS as CORE_PRESETS
 from shared.preference import Preference
 
 __all__ = ["CONFIG_KEYS", "PRESETS", "coerce_preference", "resolve_preference"]
@@ -32,12 +32,8 @@ __all__ = ["CONFIG_KEYS", "PRESETS", "coerce_preference", "resolve_preference"]
 #: ``config["configurable"]`` keys read for the preference, in order of precedence.
 CONFIG_KEYS = ("router_preference", "preference")
 
-#: Named preferences accepted wherever a preference is.
-PRESETS: Mapping[str, Preference] = {
-    "quality": Preference(quality=1.0),
-    "balanced": Preference.balanced(),
-    "cost": Preference(quality=0.0, cost=1.0),
-}
+#: Named preferences accepted wherever a preference is (defined by the core).
+PRESETS: Mapping[str, Preference] = CORE_PRESETS
 
 
 def coerce_preference(value: Any) -> Preference:
@@ -46,14 +42,6 @@ def coerce_preference(value: Any) -> Preference:
     Raises:
         PreferenceError: unknown preset name, unknown mapping key, wrong type or invalid weight.
     """
-    if isinstance(value, str):
-        try:
-            return PRESETS[value]
-        except KeyError:
-            raise PreferenceError(
-                f"Unknown preference {value!r}; use one of {sorted(PRESETS)}, a cost weight in "
-                "[0, 1] or a mapping with keys 'quality', 'cost', 'latency'."
-            ) from None
     return Preference.coerce(value)
 
 

@@ -17,16 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shared import Preference, PreferenceError
+from shared import Preference
+from shared.preference import PRESETS as CORE_PRESETS
 
 __all__ = ["PRESETS", "PreferenceInput", "coerce_preference"]
 
-#: Named preferences accepted wherever a preference is.
-PRESETS: Mapping[str, Preference] = {
-    "quality": Preference(quality=1.0),
-    "balanced": Preference.balanced(),
-    "cost": Preference(quality=0.0, cost=1.0),
-}
+#: Named preferences accepted wherever a preference is (defined by the core).
+PRESETS: Mapping[str, Preference] = CORE_PRESETS
 
 #: What callers may pass as a preference.
 PreferenceInput = Preference | float | Mapping[str, Any] | str
@@ -38,12 +35,4 @@ def coerce_preference(value: PreferenceInput) -> Preference:
     Raises:
         PreferenceError: unknown preset name, unknown mapping key, wrong type or invalid weight.
     """
-    if isinstance(value, str):
-        try:
-            return PRESETS[value]
-        except KeyError:
-            raise PreferenceError(
-                f"Unknown preference {value!r}; use one of {sorted(PRESETS)}, a cost weight in "
-                "[0, 1] or a mapping with keys 'quality', 'cost', 'latency'."
-            ) from None
     return Preference.coerce(value)

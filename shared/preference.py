@@ -18,6 +18,8 @@ Examples:
     0.2
     >>> Preference.coerce({"cost": 0.5}).quality
     0.5
+    >>> Preference.coerce("balanced") == Preference.balanced()
+    True
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 from .exceptions import PreferenceError
 
-__all__ = ["PREFERENCE_KEYS", "Preference", "PreferenceLike"]
+__all__ = ["PREFERENCE_KEYS", "PRESETS", "Preference", "PreferenceLike"]
 
 #: Keys accepted in a preference mapping (for example ``config["configurable"]["router_preference"]``).
 PREFERENCE_KEYS = ("quality", "cost", "latency")
@@ -103,13 +105,22 @@ class Preference:
         """Build a preference from the forms users pass.
 
         Accepted: a :class:`Preference`; a float in [0, 1] (the cost weight); a mapping with keys among
-        ``quality``, ``cost``, ``latency`` (missing ``quality`` defaults to ``1 - cost - latency``).
+        ``quality``, ``cost``, ``latency`` (missing ``quality`` defaults to ``1 - cost - latency``);
+        or a preset name among :data:`PRESETS` (``"quality"``, ``"balanced"``, ``"cost"``).
 
         Raises:
-            PreferenceError: unknown key, wrong type or invalid weight.
+            PreferenceError: unknown key or preset, wrong type or invalid weight.
         """
         if isinstance(value, Preference):
             return value
+        if isinstance(value, str):
+            preset = PRESETS.get(value)
+            if preset is None:
+                raise PreferenceError(
+                    f"Unknown preference {value!r}; use one of {sorted(PRESETS)}, a cost weight "
+                    "in [0, 1] or a mapping with keys 'quality', 'cost', 'latency'."
+                )
+            return preset
         if isinstance(value, bool):
             raise PreferenceError("A preference cannot be a bool.")
         if isinstance(value, (int, float)):
@@ -151,4 +162,11 @@ class Preference:
         )
 
 
-PreferenceLike = Preference | float | Mapping[str, Any]
+PreferenceLike = Preference | float | Mapping[str, Any] | str
+
+#: Named preferences accepted wherever a preference is: pure quality, equal weights, pure cost.
+PRESETS: dict[str, Preference] = {
+    "quality": Preference(quality=1.0),
+    "balanced": Preference(quality=1.0, cost=1.0),
+    "cost": Preference(quality=0.0, cost=1.0),
+}

@@ -1,0 +1,171 @@
+"""``prefroute train``: batch-retrain a router from the feedback store and save it atomically.
+
+Reads the rated decisions of the store (its bandit log), encodes their prompts, fits a fresh
+router with ``fit_bandit`` and writes it with :func:`shared.save_router`. Applications following
+the directory with :class:`shared.RouterHandle` pick it up without restarting.
+
+Examples:
+    >>> import argparse
+    >>> from shared.cli import train
+    >>> parser = argparse.ArgumentParser(prog="prefroute")
+    >>> train.register(parser.add_subparsers())
+    >>> args = parser.parse_args(["train", "--router", "ridge", "--out", "r"])
+    >>> args.encoder, args.router, args.func is train.run
+    ('minilm', 'ridge', True)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .._base import BaseRouter
+from ..exceptions import InvalidParameterError
+from ..feedback import DEFAULT_URL, FeedbackStore, OnlineLearner
+
+__all__ = ["ROUTERS", "register", "run"]
+
+#: ``--router`` choices and the router class each names.
+ROUTERS = {
+    "ridge": "RidgeRouter",
+    "barp": "BaRPRouter",
+    "linucb": "LinUCBRouter",
+    "thompson": "LinearThompsonRouter",
+    "epsilon-greedy": "EpsilonGreedyRouter",
+}
+
+_SIDECAR = "training.json"
+_BATCH = 256
+
+
+def _say(message: str) -> None:
+    print(f"[train] {message}", file=sys.stderr, flush=True)
+
+
+def _encoder(args: argparse.Namespace) -> Any:
+    if args.encoder == "hashing":
+        from ..encoders import HashingEncoder
+
+        return HashingEncoder(n_features=args.n_features)
+    from ..encoders import default_encoder
+
+    return default_encoder()
+
+
+def _new_router(args: argparse.Namespace) -> BaseRouter:
+    from ..persistence import load_router
+    from ..routers import router_class
+
+    if args.from_dir is not None:
+        base = load_router(args.from_dir)
+        _say(f"retraining the configuration of {args.from_dir}: {base!r}")
+        return base.clone()
+    if args.router is None:
+        raise InvalidParameterError("prefroute train needs --router or --from.")
+    cls = router_class(ROUTERS[args.router])
+    if cls is None:  # pragma: no cover - ROUTERS lists registered classes only
+        raise InvalidParameterError(f"Unknown router {args.router!r}.")
+    params = cls().get_params()
+    router: BaseRouter = cls(random_state=args.seed) if "random_state" in params else cls()
+    return router
+
+
+def _encode(encoder: Any, prompts: list[str]) -> NDArray[np.float64]:
+    parts = []
+    for start in range(0, len(prompts), _BATCH):
+        parts.append(np.asarray(encoder.encode(prompts[start : start + _BATCH]), np.float64))
+        done = min(start + _BATCH, len(prompts))
+        _say(f"encoded {done}/{len(prompts)} prompts ({100 * done // len(prompts)}%)")
+    return np.vstack(parts)
+
+
+def _write_sidecar(out: Path, doc: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=out, suffix=".json.tmp", delete=False, encoding="utf-8"
+    ) as fh:
+        json.dump(doc, fh, indent=2, sort_keys=True)
+        tmp = fh.name
+    os.replace(tmp, out / _SIDECAR)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``prefroute train``; returns the exit code."""
+    from ..persistence import save_router
+
+    start = time.perf_counter()
+    router = _new_router(args)
+    encoder = _encoder(args)
+    with FeedbackStore(args.store) as store:
+        _say(f"reading rated decisions from {store.url}")
+        log = store.export_bandit_log()
+    _say(f"{len(log)} rated decisions with a prompt, {log.n_models} models")
+    learner = OnlineLearner(router, encoder)
+    X = _encode(encoder, list(log.prompts)) if len(log) else None
+    _say(f"fitting {type(router).__name__}")
+    learner.fit_log(router, log, X=X)
+    out = Path(args.out)
+    elapsed = time.perf_counter() - start
+    _write_sidecar(
+        out,
+        {
+            "router": type(router).__name__,
+            "encoder": encoder.name,
+            "records": len(log),
+            "models": list(log.models),
+            "store": args.store,
+            "trained_at": datetime.now(UTC).isoformat(),
+        },
+    )
+    save_router(router, out)
+    _say(f"saved to {out}")
+    seen = sorted(set(log.chosen))
+    print(f"records used  {len(log)}")
+    print(f"models seen   {len(seen)} answered ({', '.join(seen)}); {log.n_models} in the pool")
+    print(f"router        {type(router).__name__}")
+    print(f"encoder       {encoder.name}")
+    print(f"time          {elapsed:.2f} s")
+    print(f"saved to      {out}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``train`` sub-command."""
+    parser = subparsers.add_parser(
+        "train",
+        help="retrain a router from the feedback store",
+        description="Batch-retrain a router on the rated decisions of a feedback store and "
+        "save it (atomically) to a directory that running applications can reload.",
+    )
+    parser.add_argument(
+        "--store", default=DEFAULT_URL, help=f"feedback store URL (default: {DEFAULT_URL})"
+    )
+    parser.add_argument("--router", choices=sorted(ROUTERS), help="router to train")
+    parser.add_argument(
+        "--from",
+        dest="from_dir",
+        metavar="DIR",
+        help="retrain the class and parameters of this saved router instead of --router",
+    )
+    parser.add_argument(
+        "--encoder",
+        choices=("minilm", "hashing"),
+        default="minilm",
+        help="prompt encoder; must match the application's (default: minilm)",
+    )
+    parser.add_argument(
+        "--n-features", type=int, default=384, help="width of the hashing encoder (default: 384)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--out", required=True, help="directory to save the trained router to")
+    parser.set_defaults(func=run)

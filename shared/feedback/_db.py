@@ -1,0 +1,162 @@
+"""Engines and transactions of the feedback store, per database (private).
+
+SQLite engines run in WAL mode with a busy timeout and take the write lock at the start of a
+write transaction (``BEGIN IMMEDIATE``), which turns lock upgrades (the usual cause of
+"database is locked" under concurrent writers) into ordinary waiting. Every unit of work runs
+in one transaction and is retried after transient failures.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from ..exceptions import FeedbackError
+from ._schema import METADATA
+
+__all__ = ["Database", "make_engine"]
+
+logger = logging.getLogger("shared.feedback.store")
+
+T = TypeVar("T")
+
+#: execution option marking a read-only transaction (SQLite then takes no write lock).
+READONLY = "prefroute_readonly"
+
+#: busy timeout of SQLite connections, in milliseconds.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _retryable(err: DBAPIError) -> bool:
+    if err.connection_invalidated:  # e.g. the server restarted: a new connection may work
+        return True
+    text = str(err.orig).lower()
+    if "database is locked" in text or "database is busy" in text:
+        return True
+    return getattr(err.orig, "sqlstate", None) in {"40001", "40P01"}
+
+
+def _sqlite_setup(engine: Engine, *, memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite would defer it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            if not memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        readonly = conn.get_execution_options().get(READONLY, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def make_engine(url: str | URL) -> Engine:
+    """An engine for ``url`` set up for concurrent writers (see the module docstring)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        memory = parsed.database in (None, "", ":memory:")
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+        if memory:
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(parsed, **kwargs)
+        _sqlite_setup(engine, memory=memory)
+        return engine
+    # No pool_pre_ping (one more round trip per call): FeedbackStore retries a transaction
+    # whose connection turned out to be dead instead.
+    return create_engine(parsed)
+
+
+class Database:
+    """One database: its engine, its dialect's INSERT, and a retrying transaction runner.
+
+    Raises:
+        FeedbackError: not SQLite or PostgreSQL, or the schema cannot be created.
+    """
+
+    def __init__(self, url: str | URL, *, retries: int) -> None:
+        self.url = make_url(url)
+        self.retries = retries
+        backend = self.url.get_backend_name()
+        if backend == "sqlite":
+            self.insert: Callable[..., Any] = sqlite.insert
+        elif backend == "postgresql":
+            self.insert = postgresql.insert
+        else:
+            raise FeedbackError(
+                f"Unsupported feedback database {backend!r}: use sqlite:/// or postgresql+psycopg://."
+            )
+        memory = backend == "sqlite" and self.url.database in (None, "", ":memory:")
+        # An in-memory SQLite database is one shared connection: serialize its use.
+        self._lock: threading.RLock | None = threading.RLock() if memory else None
+        self.engine = make_engine(self.url)
+        self._create_schema()
+
+    @property
+    def shown_url(self) -> str:
+        """The URL with the password hidden."""
+        return self.url.render_as_string(hide_password=True)
+
+    def _create_schema(self) -> None:
+        for attempt in range(3):
+            try:
+                METADATA.create_all(self.engine, checkfirst=True)
+                return
+            except SQLAlchemyError as err:
+                # PostgreSQL: another process may be creating the same tables right now.
+                if attempt == 2 or self.url.get_backend_name() != "postgresql":
+                    raise FeedbackError(
+                        f"Cannot open the feedback store {self.shown_url}: {err}"
+                    ) from err
+                time.sleep(0.1 * (attempt + 1))
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        if self._lock is None:
+            yield
+        else:
+            with self._lock:
+                yield
+
+    def run(self, work: Callable[[Connection], T], *, readonly: bool = False) -> T:
+        """Run ``work`` in one transaction, retrying transient lock/serialization failures."""
+        delay = 0.01
+        attempt = 0
+        while True:
+            try:
+                with self._guard(), self.engine.connect() as conn:
+                    if readonly:
+                        conn.execution_options(**{READONLY: True})
+                    with conn.begin():
+                        return work(conn)
+            except DBAPIError as err:
+                if attempt < self.retries and _retryable(err):
+                    attempt += 1
+                    logger.debug("retrying after %s (attempt %d)", err.orig, attempt)
+                    time.sleep(delay * (1.0 + random.random()))
+                    delay = min(delay * 2.0, 1.0)
+                    continue
+                raise FeedbackError(f"Feedback store {self.shown_url}: {err.orig}") from err
+            except SQLAlchemyError as err:
+                raise FeedbackError(f"Feedback store {self.shown_url}: {err}") from err
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()

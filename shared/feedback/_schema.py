@@ -1,0 +1,184 @@
+"""SQLAlchemy schema of the feedback store, its prepared statements, rows to records (private).
+
+Two tables:
+
+* ``prefroute_decisions``: one row per routing decision (unique ``decision_id``; ``run_id``
+  unique when set) with the decision, the prompt and the outcome of the call.
+* ``prefroute_ratings``: one row per (decision, rating source), unique on that pair, so a
+  repeated rating is an upsert and never a second row.
+
+The statements of the hot paths are built once here (SQLAlchemy caches their compiled form).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Row,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    or_,
+    select,
+)
+from sqlalchemy.types import TypeDecorator
+
+from .records import DecisionRecord
+
+__all__ = [
+    "BY_ID",
+    "BY_KEY",
+    "DECISIONS",
+    "METADATA",
+    "RATINGS",
+    "RATINGS_OF",
+    "rating_upsert",
+    "to_record",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (also on SQLite)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+METADATA = MetaData()
+
+DECISIONS = Table(
+    "prefroute_decisions",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("decision_id", String(64), nullable=False, unique=True),
+    Column("run_id", String(64), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("router", String(128), nullable=False, default=""),
+    Column("chosen_model", String(256), nullable=False),
+    Column("model", String(256), nullable=False),
+    Column("models", JSON, nullable=False),
+    Column("propensity", Float, nullable=False),
+    Column("preference", JSON, nullable=False),
+    Column("prompt", Text, nullable=True),
+    Column("scores", JSON, nullable=False),
+    Column("fallbacks", JSON, nullable=False),
+    Column("predictions", JSON, nullable=True),
+    Column("input_tokens", Integer, nullable=True),
+    Column("output_tokens", Integer, nullable=True),
+    Column("cost_usd", Float, nullable=True),
+    Column("latency_s", Float, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("outcome_at", UTCDateTime(), nullable=True),
+    Column("metadata", JSON, nullable=True),
+    Index("ix_prefroute_decisions_run_id", "run_id", unique=True),
+    Index("ix_prefroute_decisions_created_at", "created_at"),
+)
+
+RATINGS = Table(
+    "prefroute_ratings",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "decision_id",
+        String(64),
+        ForeignKey("prefroute_decisions.decision_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("source", String(128), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("rated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("decision_id", "source", name="uq_prefroute_ratings_decision_source"),
+    Index("ix_prefroute_ratings_rated_at", "rated_at"),
+)
+
+
+# Statements built once (their compiled form is cached by SQLAlchemy).
+BY_KEY = select(DECISIONS).where(
+    or_(
+        DECISIONS.c.decision_id.in_(bindparam("keys", expanding=True)),
+        DECISIONS.c.run_id.in_(bindparam("keys", expanding=True)),
+    )
+)
+BY_ID = select(DECISIONS).where(DECISIONS.c.decision_id == bindparam("id"))
+RATINGS_OF = (
+    select(RATINGS)
+    .where(RATINGS.c.decision_id.in_(bindparam("ids", expanding=True)))
+    .order_by(RATINGS.c.rated_at, RATINGS.c.id)
+)
+
+
+def rating_upsert(insert: Callable[..., Any]) -> Any:
+    """INSERT a rating; on (decision, source) conflict take the new value if it differs."""
+    ins = insert(RATINGS)
+    return ins.on_conflict_do_update(
+        index_elements=[RATINGS.c.decision_id, RATINGS.c.source],
+        set_={
+            "score": ins.excluded.score,
+            "comment": ins.excluded.comment,
+            "rated_at": ins.excluded.rated_at,
+        },
+        where=or_(
+            RATINGS.c.score != ins.excluded.score,
+            RATINGS.c.comment.is_distinct_from(ins.excluded.comment),
+        ),
+    )
+
+
+def to_record(row: Row[Any], ratings: Sequence[Row[Any]]) -> DecisionRecord:
+    """The record of a decision row and its rating rows."""
+    latest = max(ratings, key=lambda r: (r.rated_at, r.id)) if ratings else None
+    return DecisionRecord(
+        decision_id=row.decision_id,
+        run_id=row.run_id,
+        model=row.model,
+        chosen_model=row.chosen_model,
+        models=tuple(row.models),
+        propensity=float(row.propensity),
+        preference={str(k): float(v) for k, v in row.preference.items()},
+        router=row.router,
+        prompt=row.prompt,
+        scores={str(k): float(v) for k, v in row.scores.items()},
+        fallbacks=tuple(row.fallbacks),
+        created_at=row.created_at,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        cost_usd=row.cost_usd,
+        latency_s=row.latency_s,
+        error=row.error,
+        score=None if latest is None else float(latest.score),
+        rating_source=None if latest is None else latest.source,
+        comment=None if latest is None else latest.comment,
+        ratings={r.source: float(r.score) for r in ratings},
+        rated_at=None if latest is None else latest.rated_at,
+        metadata=dict(row._mapping["metadata"] or {}),
+    )

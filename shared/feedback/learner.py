@@ -1,0 +1,214 @@
+"""Learning from ratings while the application runs: one update per rating, or a batch retrain.
+
+:class:`OnlineLearner` turns a rated :class:`DecisionRecord` into ``router.update(...)`` (the
+prompt is re-encoded with the application's encoder; wrap it in :class:`~shared.CachedEncoder` so
+that a prompt routed a moment ago costs nothing). :meth:`OnlineLearner.retrain` fits a fresh copy of
+the router on the store's whole bandit log and swaps it in. Both hold a lock, so request threads
+can keep routing with :attr:`OnlineLearner.router` meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .._base import BaseRouter
+from ..exceptions import FeedbackError
+from .records import BanditLog, DecisionRecord
+
+if TYPE_CHECKING:
+    from ..encoders import PromptEncoder
+    from .store import FeedbackStore
+
+__all__ = ["OnlineLearner", "fill_missing_costs"]
+
+logger = logging.getLogger(__name__)
+
+
+def fill_missing_costs(log: BanditLog) -> NDArray[np.float64]:
+    """The log's costs with each unknown (NaN) one replaced by the median known cost of the same
+    model (else of all models, else 0.0).
+
+    Examples:
+        >>> import numpy as np
+        >>> from shared.feedback import BanditLog
+        >>> log = BanditLog(prompts=("p", "q", "r"), chosen=("a", "a", "b"),
+        ...                 quality=np.ones(3), cost=np.array([0.2, np.nan, np.nan]),
+        ...                 propensity=np.ones(3), preferences=np.ones((3, 3)), models=("a", "b"))
+        >>> fill_missing_costs(log).tolist()
+        [0.2, 0.2, 0.2]
+    """
+    cost = np.array(log.cost, dtype=np.float64)
+    missing = np.isnan(cost)
+    if not missing.any():
+        return cost
+    chosen = np.asarray(log.chosen, dtype=object)
+    overall = float(np.median(cost[~missing])) if (~missing).any() else 0.0
+    for model in set(chosen[missing]):
+        rows = chosen == model
+        known = cost[rows & ~missing]
+        cost[rows & missing] = float(np.median(known)) if known.size else overall
+    logger.info("filled %d unknown costs with per-model medians", int(missing.sum()))
+    return cost
+
+
+class OnlineLearner:
+    """Feeds rated decisions to a router, one at a time or as a batch, thread-safely.
+
+    Examples:
+        >>> from shared import Decision, FeedbackStore, HashingEncoder, OnlineLearner, Preference
+        >>> from shared.routers import BaRPRouter
+        >>> enc = HashingEncoder(n_features=16)
+        >>> store = FeedbackStore("sqlite://")
+        >>> learner = OnlineLearner(BaRPRouter(random_state=0), enc, store=store)
+        >>> d = Decision(model="a", models=("a", "b"), scores=(0.0, 0.0), propensity=0.5,
+        ...              preference=Preference(), ranking=("a", "b"), decision_id="d1")
+        >>> _ = store.record_decision(d, prompt="add 2 and 2")
+        >>> router = learner.rate("d1", 1.0)  # store the rating, then one online update
+        >>> router.models_
+        ['a', 'b']
+
+    Args:
+        router: the router to train. An unfitted router that has ``initialize(models,
+            n_features)`` (ridge, BaRP, bandits) is initialized at the first rating.
+        encoder: the prompt encoder the application routes with (same vectors, same router).
+        store: the feedback store :meth:`rate` and :meth:`retrain` use by default.
+    """
+
+    def __init__(
+        self, router: BaseRouter, encoder: PromptEncoder, *, store: FeedbackStore | None = None
+    ) -> None:
+        self.router = router
+        self.encoder = encoder
+        self.store = store
+        self._lock = threading.RLock()
+        self.n_learned_ = 0
+
+    def _embed(self, texts: list[str]) -> NDArray[np.float64]:
+        return np.asarray(self.encoder.encode(texts), dtype=np.float64)
+
+    def learn(self, record: DecisionRecord) -> BaseRouter:
+        """One online update from a rated record; returns the router.
+
+        Raises:
+            FeedbackError: the record has no rating or no prompt, or the router cannot learn
+                online.
+        """
+        if record.score is None:
+            raise FeedbackError(f"Decision {record.decision_id} has no rating to learn from.")
+        if record.prompt is None:
+            raise FeedbackError(
+                f"Decision {record.decision_id} was recorded without its prompt; nothing to "
+                "encode. Pass prompt= to record_decision."
+            )
+        x = self._embed([record.prompt])[0]
+        with self._lock:
+            router = self.router
+            if not getattr(router, "supports_online_update", False):
+                raise FeedbackError(
+                    f"{type(router).__name__} cannot learn online; use retrain() instead."
+                )
+            if not router.is_fitted:
+                init: Any = getattr(router, "initialize", None)
+                if init is None:
+                    raise FeedbackError(
+                        f"{type(router).__name__} is not fitted and has no initialize(); fit it "
+                        "first or use retrain()."
+                    )
+                init(list(record.models), int(x.shape[0]))
+            router.update(
+                x,
+                record.model,
+                quality=record.score,
+                cost=record.cost_usd,
+                propensity=record.propensity,
+                preference=record.preference,
+            )
+            self.n_learned_ += 1
+        logger.debug(
+            "learned decision %s (%s, %.3g)", record.decision_id, record.model, record.score
+        )
+        return router
+
+    def rate(
+        self, key: object, score: float, *, source: str = "user", comment: str | None = None
+    ) -> BaseRouter:
+        """Store a rating in :attr:`store` and learn from it at once; returns the router.
+
+        Raises:
+            FeedbackError: no store was given, or the rating is invalid.
+            UnknownDecisionError: the store has no such decision.
+        """
+        if self.store is None:
+            raise FeedbackError("OnlineLearner.rate needs a store: OnlineLearner(..., store=...).")
+        return self.learn(self.store.rate(key, score, source=source, comment=comment))
+
+    def retrain(self, store: FeedbackStore | None = None) -> BaseRouter:
+        """Fit a fresh copy of the router on the store's bandit log and swap it in.
+
+        Uses ``fit_bandit`` when the router has it, otherwise replays every rating through
+        ``initialize`` + ``update``. Routing keeps using the old router until the swap.
+
+        Raises:
+            FeedbackError: no store, or no rated decision with a prompt.
+        """
+        source = store if store is not None else self.store
+        if source is None:
+            raise FeedbackError("retrain needs a store: retrain(store) or OnlineLearner(store=).")
+        log = source.export_bandit_log()
+        fresh = self.fit_log(self.router.clone(), log)
+        with self._lock:
+            self.router = fresh
+        return fresh
+
+    def fit_log(
+        self, router: BaseRouter, log: BanditLog, *, X: NDArray[np.float64] | None = None
+    ) -> BaseRouter:
+        """Train ``router`` (in place) on a bandit log; returns it.
+
+        Args:
+            router: the router to train.
+            log: the bandit log.
+            X: the prompts' embeddings if already computed (default: encoded here).
+
+        Raises:
+            FeedbackError: the log is empty, or the router can learn neither from a bandit log
+                nor online.
+        """
+        if len(log) == 0:
+            raise FeedbackError("The feedback store has no rated decision with a prompt yet.")
+        if X is None:
+            X = self._embed(list(log.prompts))
+        cost = fill_missing_costs(log)
+        fit_bandit: Any = getattr(router, "fit_bandit", None)
+        if fit_bandit is not None:
+            fit_bandit(
+                X,
+                list(log.chosen),
+                log.quality,
+                cost,
+                log.propensity,
+                models=list(log.models),
+                preferences=log.preferences,
+            )
+            return router
+        init: Any = getattr(router, "initialize", None)
+        if init is None or not getattr(router, "supports_online_update", False):
+            raise FeedbackError(
+                f"{type(router).__name__} has neither fit_bandit nor initialize + update."
+            )
+        init(list(log.models), int(X.shape[1]))
+        for i in range(len(log)):
+            router.update(
+                X[i],
+                log.chosen[i],
+                quality=float(log.quality[i]),
+                cost=float(cost[i]),
+                propensity=float(log.propensity[i]),
+                preference=dict(zip(("quality", "cost", "latency"), log.preferences[i])),
+            )
+        return router

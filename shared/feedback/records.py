@@ -1,0 +1,149 @@
+"""What the feedback store hands back: one record per routing decision, and the bandit log.
+
+A :class:`DecisionRecord` joins a stored :class:`~shared.Decision` with its outcome (the model
+that answered, tokens, cost, latency, error) and its rating. A :class:`BanditLog` is the rated
+part of the store in the array form that ``fit_bandit`` takes: one observed model per prompt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..preference import Preference
+
+__all__ = ["BanditLog", "DecisionRecord"]
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """One routing decision as stored, with its outcome and its rating (read-only snapshot).
+
+    Examples:
+        >>> from datetime import datetime, timezone
+        >>> from shared.feedback import DecisionRecord
+        >>> rec = DecisionRecord(decision_id="d1", run_id=None, model="small", chosen_model="small",
+        ...                      models=("big", "small"), propensity=0.8,
+        ...                      preference={"quality": 0.5, "cost": 0.5, "latency": 0.0},
+        ...                      router="RidgeRouter", prompt="say hi", scores={"big": 0.1, "small": 0.2},
+        ...                      fallbacks=("big",), created_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        ...                      score=1.0)
+        >>> rec.is_rated, rec.to_dict()["created_at"]
+        (True, '2026-01-01T00:00:00+00:00')
+
+    Attributes:
+        decision_id: the decision's unique id (``Decision.decision_id``).
+        run_id: the framework run id the decision was made in (a LangChain/LangSmith run UUID),
+            if recorded; ratings may use it instead of the decision id.
+        model: the model that answered (the chosen one, or a fallback, see
+            :meth:`FeedbackStore.record_outcome`).
+        chosen_model: the model the router chose.
+        models: every model the router knew when deciding, in its order.
+        propensity: probability with which the router made its choice.
+        preference: the preference weights the call was made with.
+        router: class name of the router that decided.
+        prompt: the prompt text, if recorded (needed to learn from the rating).
+        scores: the router's utility per model.
+        fallbacks: the candidates after the chosen one, in order.
+        input_tokens: prompt tokens of the answering call, if reported.
+        output_tokens: completion tokens of the answering call, if reported.
+        cost_usd: cost of the call in USD, if known.
+        latency_s: wall time of the call in seconds, if measured.
+        error: the error text when the call failed.
+        score: the effective rating in [0, 1]: the most recent one over all sources; ``None``
+            while unrated.
+        rating_source: the source of ``score`` (``"user"``, ``"langsmith:correctness"``...).
+        comment: the comment given with ``score``.
+        ratings: every source's current score.
+        created_at: when the decision was recorded (UTC).
+        rated_at: when ``score`` was given (UTC).
+        metadata: free-form JSON metadata given with the decision.
+    """
+
+    decision_id: str
+    run_id: str | None
+    model: str
+    chosen_model: str
+    models: tuple[str, ...]
+    propensity: float
+    preference: dict[str, float]
+    router: str
+    prompt: str | None
+    scores: dict[str, float]
+    fallbacks: tuple[str, ...]
+    created_at: datetime
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_s: float | None = None
+    error: str | None = None
+    score: float | None = None
+    rating_source: str | None = None
+    comment: str | None = None
+    ratings: dict[str, float] = field(default_factory=dict)
+    rated_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_rated(self) -> bool:
+        """Whether at least one rating was given."""
+        return self.score is not None
+
+    def preference_weights(self) -> Preference:
+        """The stored preference as a :class:`~shared.Preference`."""
+        return Preference(**self.preference)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (timestamps as ISO 8601 strings, tuples as lists)."""
+        out = asdict(self)
+        out["models"] = list(self.models)
+        out["fallbacks"] = list(self.fallbacks)
+        out["created_at"] = self.created_at.isoformat()
+        out["rated_at"] = None if self.rated_at is None else self.rated_at.isoformat()
+        return out
+
+
+@dataclass(frozen=True)
+class BanditLog:
+    """Rated decisions as a logged-bandit data set (one observed model per prompt).
+
+    Attributes:
+        prompts: prompt texts, length ``n``.
+        chosen: the model that answered each prompt (the observed arm).
+        quality: the rating of each answer, ``(n,)`` in [0, 1].
+        cost: USD cost of each answer, ``(n,)``; NaN where the cost was not recorded.
+        propensity: probability with which the router chose, ``(n,)`` in (0, 1].
+        preferences: ``(n, 3)`` (quality, cost, latency) weights the calls were made with.
+        models: every model seen in the log (union of the routers' pools, in first-seen order).
+        decision_ids: the decision id of each row.
+
+    Examples:
+        >>> import numpy as np
+        >>> log = BanditLog(prompts=("hi",), chosen=("a",), quality=np.array([1.0]),
+        ...                 cost=np.array([0.01]), propensity=np.array([0.5]),
+        ...                 preferences=np.array([[1.0, 0.0, 0.0]]), models=("a", "b"),
+        ...                 decision_ids=("d1",))
+        >>> len(log), log.n_models
+        (1, 2)
+    """
+
+    prompts: tuple[str, ...]
+    chosen: tuple[str, ...]
+    quality: NDArray[np.float64]
+    cost: NDArray[np.float64]
+    propensity: NDArray[np.float64]
+    preferences: NDArray[np.float64]
+    models: tuple[str, ...]
+    decision_ids: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    @property
+    def n_models(self) -> int:
+        """Number of models seen in the log."""
+        return len(self.models)

@@ -1,0 +1,438 @@
+"""The feedback store: routing decisions, their outcomes and their ratings, in SQL.
+
+An SQLite file by default (safe for several processes of one host: WAL mode, busy timeout,
+write transactions that take the lock up front, retries), PostgreSQL by URL for many application
+replicas (``postgresql+psycopg://user:password@host/db``). Every write is one transaction.
+
+Ratings are keyed by (decision, source) with a unique constraint and written with
+``INSERT ... ON CONFLICT DO UPDATE``: rating the same decision from the same source again keeps one
+row, and **the later value wins**; an exact repeat (same score and comment) changes nothing, not
+even ``rated_at``. A record's effective ``score`` is its most recent rating over all sources.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from sqlalchemy import Connection, Engine, Row, exists, func, select, update
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
+
+from ..decision import Decision
+from ..exceptions import FeedbackError, UnknownDecisionError
+from . import _validate as check
+from ._db import Database
+from ._schema import BY_ID, BY_KEY, DECISIONS, RATINGS, RATINGS_OF, rating_upsert, to_record
+from .export import bandit_log_from_records, table_from_records
+from .records import BanditLog, DecisionRecord
+
+if TYPE_CHECKING:
+    from ..tables import RoutingTable
+
+__all__ = ["DEFAULT_URL", "FeedbackStore"]
+
+logger = logging.getLogger(__name__)
+
+#: Where the store lives when no URL is given: an SQLite file in the working directory.
+DEFAULT_URL = "sqlite:///prefroute-feedback.sqlite3"
+
+T = TypeVar("T")
+_CHUNK = 500
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FeedbackStore:
+    """Decisions, outcomes and ratings in an SQL database (SQLite or PostgreSQL).
+
+    The schema is created on first use. One store object may be shared by the threads of a
+    process; each process (or replica) opens its own.
+
+    Examples:
+        >>> from shared import Decision, FeedbackStore, Preference
+        >>> d = Decision(model="small", models=("big", "small"), scores=(0.2, 0.5), propensity=0.9,
+        ...              preference=Preference(), ranking=("small", "big"), decision_id="d1")
+        >>> with FeedbackStore("sqlite://") as store:
+        ...     _ = store.record_decision(d, run_id="run-1", prompt="say hi")
+        ...     _ = store.record_outcome("run-1", cost_usd=0.002, input_tokens=12, output_tokens=30)
+        ...     rec = store.rate("run-1", 0.75)
+        ...     again = store.rate("d1", 0.75)  # same decision, same source: still one rating
+        >>> rec.model, rec.score, rec.cost_usd, len(again.ratings)
+        ('small', 0.75, 0.002, 1)
+
+    Args:
+        url: SQLAlchemy URL: ``sqlite:///path.sqlite3`` (default: ``prefroute-feedback.sqlite3``
+            in the working directory), ``sqlite://`` (in memory, for tests), or
+            ``postgresql+psycopg://user:password@host:5432/db``.
+        retries: attempts after a transient failure ("database is locked", a serialization
+            failure or a deadlock) before giving up; waits grow exponentially from 10 ms.
+
+    Raises:
+        FeedbackError: the database cannot be opened or is not SQLite or PostgreSQL.
+    """
+
+    def __init__(self, url: str | URL = DEFAULT_URL, *, retries: int = 8) -> None:
+        self._db = Database(url, retries=retries)
+        self._upsert = rating_upsert(self._db.insert)
+        self._insert_decision = self._db.insert(DECISIONS).on_conflict_do_nothing()
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return self._db.shown_url
+
+    @property
+    def _engine(self) -> Engine:
+        return self._db.engine
+
+    def __repr__(self) -> str:
+        return f"FeedbackStore({self.url!r})"
+
+    def _run(self, work: Callable[[Connection], T], *, readonly: bool = False) -> T:
+        return self._db.run(work, readonly=readonly)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ reading
+    @staticmethod
+    def _resolve(conn: Connection, key: object) -> Row[Any]:
+        candidates = check.key_candidates(key)
+        rows = conn.execute(BY_KEY, {"keys": candidates}).fetchall()
+        if not rows:
+            raise UnknownDecisionError(
+                f"No decision with run id or decision id {key!s} in the feedback store "
+                "(was it recorded with record_decision?)."
+            )
+        by_decision = [r for r in rows if r.decision_id in candidates]
+        return by_decision[0] if by_decision else rows[0]
+
+    @staticmethod
+    def _records(conn: Connection, rows: Sequence[Row[Any]]) -> list[DecisionRecord]:
+        ratings: dict[str, list[Row[Any]]] = {}
+        ids = [r.decision_id for r in rows]
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            for rating in conn.execute(RATINGS_OF, {"ids": chunk}):
+                ratings.setdefault(rating.decision_id, []).append(rating)
+        return [to_record(row, ratings.get(row.decision_id, [])) for row in rows]
+
+    def _record(self, conn: Connection, decision_id: str) -> DecisionRecord:
+        row = conn.execute(BY_ID, {"id": decision_id}).one()
+        return self._records(conn, [row])[0]
+
+    def get(self, key: object) -> DecisionRecord:
+        """The record of a decision, by run id or decision id.
+
+        Raises:
+            UnknownDecisionError: no decision has that id.
+        """
+        return self._run(
+            lambda conn: self._records(conn, [self._resolve(conn, key)])[0], readonly=True
+        )
+
+    def records(
+        self,
+        *,
+        rated_only: bool = False,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[DecisionRecord]:
+        """Stored decisions, oldest first.
+
+        Args:
+            rated_only: only decisions with at least one rating.
+            since: only decisions recorded at or after this time (naive means UTC).
+            limit: at most this many records (the oldest ones).
+        """
+        query = select(DECISIONS).order_by(DECISIONS.c.created_at, DECISIONS.c.id)
+        if rated_only:
+            query = query.where(exists().where(RATINGS.c.decision_id == DECISIONS.c.decision_id))
+        if since is not None:
+            if not isinstance(since, datetime):
+                raise FeedbackError(f"since must be a datetime, got {type(since).__name__}.")
+            query = query.where(
+                DECISIONS.c.created_at >= (since if since.tzinfo else since.replace(tzinfo=UTC))
+            )
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                raise FeedbackError(f"limit must be an int >= 0, got {limit!r}.")
+            query = query.limit(limit)
+        return self._run(
+            lambda conn: self._records(conn, conn.execute(query).fetchall()), readonly=True
+        )
+
+    def stats(self) -> dict[str, int]:
+        """Counts: ``decisions``, ``rated`` (decisions with a rating) and ``ratings`` (rows)."""
+
+        def work(conn: Connection) -> dict[str, int]:
+            n_dec = conn.execute(select(func.count()).select_from(DECISIONS)).scalar_one()
+            n_rat = conn.execute(select(func.count()).select_from(RATINGS)).scalar_one()
+            rated = conn.execute(
+                select(func.count(func.distinct(RATINGS.c.decision_id)))
+            ).scalar_one()
+            return {"decisions": int(n_dec), "rated": int(rated), "ratings": int(n_rat)}
+
+        return self._run(work, readonly=True)
+
+    # ------------------------------------------------------------------ writing
+    def record_decision(
+        self,
+        decision: Decision,
+        *,
+        run_id: object = None,
+        prompt: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> DecisionRecord:
+        """Store a routing decision; idempotent on ``decision.decision_id``.
+
+        Recording the same decision again changes nothing, except that a ``run_id``, ``prompt``
+        or ``metadata`` missing from the stored row is filled in.
+
+        Args:
+            decision: what the router returned.
+            run_id: the framework run id (e.g. the LangChain run UUID) ratings may refer to.
+            prompt: the prompt text (needed to learn from the rating later).
+            metadata: JSON-serializable extra data (request id, user, task...).
+
+        Raises:
+            FeedbackError: not a Decision, bad prompt/metadata, or ``run_id`` already belongs to
+                another decision.
+        """
+        if not isinstance(decision, Decision):
+            raise FeedbackError(f"Expected a Decision, got {type(decision).__name__}.")
+        if prompt is not None and not isinstance(prompt, str):
+            raise FeedbackError(f"prompt must be a string, got {type(prompt).__name__}.")
+        run = check.canonical_run_id(run_id)
+        meta = check.check_metadata(metadata)
+        decision_id = check.key_candidates(decision.decision_id)[0]
+
+        def per_model(values: tuple[float, ...] | None) -> list[float] | None:
+            return None if values is None else [float(v) for v in values]
+
+        values = {
+            "decision_id": decision_id,
+            "run_id": run,
+            "created_at": _now(),
+            "router": decision.router,
+            "chosen_model": decision.model,
+            "model": decision.model,
+            "models": list(decision.models),
+            "propensity": float(decision.propensity),
+            "preference": decision.preference.as_dict(),
+            "prompt": prompt,
+            "scores": dict(zip(decision.models, map(float, decision.scores))),
+            "fallbacks": list(decision.fallbacks),
+            "predictions": {
+                "quality": per_model(decision.quality),
+                "cost": per_model(decision.cost),
+                "probabilities": per_model(decision.probabilities),
+            },
+            "metadata": meta,
+        }
+
+        def work(conn: Connection) -> DecisionRecord:
+            conn.execute(self._insert_decision, values)
+            row = conn.execute(BY_ID, {"id": decision_id}).one_or_none()
+            if row is None:
+                raise FeedbackError(f"Run id {run!r} already belongs to another decision.")
+            fill: dict[str, Any] = {}
+            if run is not None and row.run_id is None:
+                fill["run_id"] = run
+            elif run is not None and row.run_id != run:
+                raise FeedbackError(
+                    f"Decision {decision_id} is recorded with run id {row.run_id!r}, not {run!r}."
+                )
+            if prompt is not None and row.prompt is None:
+                fill["prompt"] = prompt
+            if meta and not row._mapping["metadata"]:
+                fill["metadata"] = meta
+            if fill:
+                conn.execute(
+                    update(DECISIONS).where(DECISIONS.c.decision_id == decision_id).values(**fill)
+                )
+            return self._record(conn, decision_id)
+
+        try:
+            return self._run(work)
+        except FeedbackError as err:
+            if isinstance(err.__cause__, IntegrityError):
+                raise FeedbackError(
+                    f"Run id {run!r} already belongs to another decision."
+                ) from err.__cause__
+            raise
+
+    def record_outcome(
+        self,
+        key: object,
+        *,
+        model: str | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        cost_usd: float | None = None,
+        latency_s: float | None = None,
+        error: str | None = None,
+    ) -> DecisionRecord:
+        """Store what the call produced; only the fields given are written.
+
+        Args:
+            key: run id or decision id.
+            model: the model that actually answered, when a fallback replaced the chosen one
+                (must be one of the decision's models).
+            input_tokens: prompt tokens.
+            output_tokens: completion tokens.
+            cost_usd: cost of the call in USD.
+            latency_s: wall time of the call in seconds.
+            error: error text when the call failed.
+
+        Raises:
+            UnknownDecisionError: no decision has that id.
+            FeedbackError: a value is invalid (negative, wrong type, unknown model).
+        """
+        fields: dict[str, Any] = {
+            "input_tokens": check.check_count("input_tokens", input_tokens),
+            "output_tokens": check.check_count("output_tokens", output_tokens),
+            "cost_usd": check.check_nonnegative("cost_usd", cost_usd),
+            "latency_s": check.check_nonnegative("latency_s", latency_s),
+            "error": check.check_comment(error),
+        }
+        if model is not None and not isinstance(model, str):
+            raise FeedbackError(f"model must be a string, got {type(model).__name__}.")
+        fields["model"] = model
+        fields = {k: v for k, v in fields.items() if v is not None}
+
+        def work(conn: Connection) -> DecisionRecord:
+            row = self._resolve(conn, key)
+            if model is not None and model not in row.models:
+                raise FeedbackError(
+                    f"Model {model!r} is not among the decision's models {row.models}."
+                )
+            conn.execute(
+                update(DECISIONS)
+                .where(DECISIONS.c.decision_id == row.decision_id)
+                .values(outcome_at=_now(), **fields)
+            )
+            return self._record(conn, row.decision_id)
+
+        return self._run(work)
+
+    def _upsert_rating(
+        self, conn: Connection, decision_id: str, source: str, score: float, comment: str | None
+    ) -> None:
+        conn.execute(
+            self._upsert,
+            {
+                "decision_id": decision_id,
+                "source": source,
+                "score": score,
+                "comment": comment,
+                "rated_at": _now(),
+            },
+        )
+
+    def rate(
+        self, key: object, score: float, *, source: str = "user", comment: str | None = None
+    ) -> DecisionRecord:
+        """Rate a decision's answer; idempotent per (decision, source), the later value wins.
+
+        Args:
+            key: run id or decision id.
+            score: quality of the answer in [0, 1] (1 = fully satisfying).
+            source: who rated (``"user"``, ``"judge"``, ``"langsmith:<key>"``...).
+            comment: free text kept with the rating.
+
+        Returns:
+            The updated record.
+
+        Raises:
+            FeedbackError: score not a number in [0, 1], bad source or comment (nothing is
+                written).
+            UnknownDecisionError: no decision has that id (nothing is written).
+        """
+        value = check.check_score(score)
+        src = check.check_source(source)
+        text = check.check_comment(comment)
+
+        def work(conn: Connection) -> DecisionRecord:
+            row = self._resolve(conn, key)
+            self._upsert_rating(conn, row.decision_id, src, value, text)
+            return self._records(conn, [row])[0]  # the decision row itself is unchanged
+
+        return self._run(work)
+
+    def import_langsmith_feedback(
+        self,
+        items: Iterable[Any],
+        *,
+        key: str | None = None,
+        score_map: Mapping[Any, float] | Callable[[Any], float] | None = None,
+    ) -> int:
+        """Import ratings given in LangSmith (``Client.list_feedback(run_ids=...)`` output).
+
+        Each item is a LangSmith ``Feedback`` or a dict with ``run_id``, ``key``, ``score``
+        (optionally ``value`` and ``comment``). The rating is stored with source
+        ``"langsmith:<key>"``, so importing twice is a no-op. Items about runs the store has
+        never seen, and items with neither score nor value, are skipped.
+
+        Args:
+            items: the feedback items.
+            key: import only feedback with this key (e.g. ``"correctness"``).
+            score_map: turns a raw score/value into [0, 1] (a mapping such as
+                ``{"good": 1.0, "bad": 0.0}`` or a callable); default: the numeric score
+                (``True``/``False`` count as 1/0).
+
+        Returns:
+            The number of items stored against a known decision.
+
+        Raises:
+            FeedbackError: an item is malformed or its score is outside [0, 1]; nothing from the
+                batch is written then.
+        """
+        from ._langsmith import parse_feedback
+
+        parsed = parse_feedback(items, key=key, score_map=score_map)
+
+        def work(conn: Connection) -> int:
+            stored = 0
+            for item in parsed:
+                try:
+                    row = self._resolve(conn, item.run_id)
+                except UnknownDecisionError:
+                    logger.debug("skipping LangSmith feedback for unknown run %s", item.run_id)
+                    continue
+                self._upsert_rating(conn, row.decision_id, item.source, item.score, item.comment)
+                stored += 1
+            return stored
+
+        return self._run(work)
+
+    # ------------------------------------------------------------------ export
+    def export_bandit_log(self) -> BanditLog:
+        """Rated decisions with a prompt as a logged-bandit data set (see :class:`BanditLog`)."""
+        return bandit_log_from_records(self.records(rated_only=True))
+
+    def export_table(self, *, name: str = "feedback") -> RoutingTable:
+        """Rated decisions with a prompt as a :class:`~shared.RoutingTable` (long layout).
+
+        Each decision is one row; only the answering model's cell is observed (quality = the
+        rating, cost = ``cost_usd``).
+        """
+        return table_from_records(self.records(rated_only=True), name=name)

@@ -1,0 +1,104 @@
+"""``prefroute train`` end to end: SQLite store in tmp_path, hashing encoder, saved router."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shared import Decision, FeedbackStore, HashingEncoder, Preference, RouterHandle, load_router
+from shared.cli.main import main
+
+MODELS = ("big", "small")
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """A store with 40 rated decisions: 'big' is good at math prompts, 'small' at chat."""
+    url = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
+    rng = np.random.default_rng(0)
+    with FeedbackStore(url) as store:
+        for i in range(40):
+            math_prompt = i % 2 == 0
+            model = MODELS[int(rng.integers(2))]
+            prompt = f"solve equation {i} integral" if math_prompt else f"chat hello friend {i}"
+            other = [m for m in MODELS if m != model]
+            d = Decision(
+                model=model,
+                models=MODELS,
+                scores=(0.0, 0.0),
+                propensity=0.5,
+                preference=Preference(),
+                ranking=(model, *other),
+                decision_id=f"d{i}",
+            )
+            store.record_decision(d, prompt=prompt)
+            store.record_outcome(f"d{i}", cost_usd=0.01 if model == "big" else 0.001)
+            good = (model == "big") == math_prompt
+            store.rate(f"d{i}", 0.9 if good else 0.1)
+        store.record_decision(
+            Decision(
+                model="big",
+                models=MODELS,
+                scores=(0.0, 0.0),
+                propensity=1.0,
+                preference=Preference(),
+                ranking=MODELS,
+                decision_id="unrated",
+            ),
+            prompt="never rated",
+        )
+    return url
+
+
+def test_train_ridge_end_to_end(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Training writes a loadable router, a training.json sidecar and a summary."""
+    out = tmp_path / "router"
+    argv = ["train", "--store", store_url, "--router", "ridge", "--encoder", "hashing"]
+    code = main([*argv, "--n-features", "64", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "records used  40" in captured.out and "RidgeRouter" in captured.out
+    assert "encoded 40/40 prompts (100%)" in captured.err
+    router = load_router(out)
+    assert list(router.models_) == list(MODELS) and router.n_features_in_ == 64
+    sidecar = json.loads((out / "training.json").read_text(encoding="utf-8"))
+    assert sidecar["encoder"] == "hashing:64" and sidecar["records"] == 40
+    enc = HashingEncoder(n_features=64)
+    picks = router.predict(enc.encode(["solve equation 3 integral", "chat hello friend 7"]))
+    assert picks.tolist() == ["big", "small"]
+
+
+def test_train_from_saved_router_and_handle_reload(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--from retrains a saved router's configuration; a RouterHandle then reloads it."""
+    out = tmp_path / "router"
+    base = ["train", "--store", store_url, "--encoder", "hashing", "--n-features", "32"]
+    assert main([*base, "--router", "barp", "--out", str(out)]) == 0
+    handle = RouterHandle(out)
+    assert type(handle.router).__name__ == "BaRPRouter"
+    with FeedbackStore(store_url) as store:
+        store.rate("unrated", 1.0)
+    assert main([*base, "--from", str(out), "--out", str(out)]) == 0
+    assert "records used  41" in capsys.readouterr().out
+    assert handle.reload_if_changed() is True
+    assert type(handle.router).__name__ == "BaRPRouter"
+
+
+def test_train_errors_exit_nonzero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An empty store and a missing router choice are reported, with exit code 1."""
+    url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    out = str(tmp_path / "r")
+    assert (
+        main(["train", "--store", url, "--router", "ridge", "--encoder", "hashing", "--out", out])
+        == 1
+    )
+    assert "no rated decision" in capsys.readouterr().err
+    assert main(["train", "--store", url, "--encoder", "hashing", "--out", out]) == 1
+    assert "--router or --from" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "router.json").exists()

@@ -1,0 +1,166 @@
+"""FeedbackStore on a real PostgreSQL server (``scripts/start-postgres.sh`` sets the URL)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from shared import Decision, FeedbackError, FeedbackStore, Preference, UnknownDecisionError
+
+URL = os.environ.get("PREFROUTE_TEST_POSTGRES_URL")
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        not URL,
+        reason="PREFROUTE_TEST_POSTGRES_URL is not set; run "
+        'eval "$(scripts/start-postgres.sh)" to start a local PostgreSQL',
+    ),
+]
+
+MODELS = ("big", "small")
+N_DECISIONS = 30
+
+
+def _decision(i: int) -> Decision:
+    return Decision(
+        model="small",
+        models=MODELS,
+        scores=(0.0, 1.0),
+        propensity=0.6,
+        preference=Preference(quality=1, cost=1),
+        ranking=("small", "big"),
+        decision_id=f"pg{i}",
+    )
+
+
+def _drop_tables() -> None:
+    from shared.feedback._schema import METADATA
+
+    store = FeedbackStore(str(URL))
+    METADATA.drop_all(store._engine)
+    store.close()
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    """The server URL, with the feedback tables dropped before and after the test."""
+    _drop_tables()
+    yield str(URL)
+    _drop_tables()
+
+
+def _rate_all(url: str, worker: int) -> None:
+    with FeedbackStore(url) as store:
+        for i in range(N_DECISIONS):
+            store.rate(f"pg{i}", (i % 5) / 5, source=f"w{worker}")
+            store.rate(f"run-{i}", (i % 5) / 5, source=f"w{worker}")
+            store.rate(f"pg{i}", 0.5, source="shared")
+
+
+def test_round_trip_and_timestamps(url: str) -> None:
+    """Decisions, outcomes and ratings round-trip with timezone-aware UTC timestamps."""
+    run = uuid.uuid4()
+    with FeedbackStore(url) as store:
+        store.record_decision(_decision(1), run_id=run, prompt="hi", metadata={"task": "t"})
+        store.record_outcome(run.hex, cost_usd=0.004, input_tokens=3, output_tokens=9)
+        rec = store.rate(run, 0.25, comment="meh")
+        assert (rec.decision_id, rec.run_id, rec.score, rec.cost_usd) == (
+            "pg1",
+            str(run),
+            0.25,
+            0.004,
+        )
+        assert rec.metadata == {"task": "t"} and rec.preference["cost"] == 0.5
+        assert rec.created_at.utcoffset() == timedelta(0)
+        assert rec.rated_at is not None and rec.rated_at.utcoffset() == timedelta(0)
+        with pytest.raises(UnknownDecisionError):
+            store.rate("missing", 0.5)
+
+
+def test_upsert_semantics(url: str) -> None:
+    """An exact repeat is a no-op, a new value from the same source replaces the old one."""
+    with FeedbackStore(url) as store:
+        store.record_decision(_decision(1))
+        store.record_decision(_decision(1))
+        first = store.rate("pg1", 0.3)
+        assert store.rate("pg1", 0.3).rated_at == first.rated_at
+        assert store.rate("pg1", 0.8).score == 0.8
+        assert store.stats() == {"decisions": 1, "rated": 1, "ratings": 1}
+
+
+def test_run_id_collision_keeps_data(url: str) -> None:
+    """A run id reused by another decision raises and the first decision stays intact."""
+    with FeedbackStore(url) as store:
+        store.record_decision(_decision(1), run_id="shared-run")
+        store.rate("shared-run", 0.9)
+        with pytest.raises(FeedbackError, match="another decision"):
+            store.record_decision(_decision(2), run_id="shared-run")
+        assert store.get("shared-run").score == 0.9
+        assert store.stats()["decisions"] == 1
+
+
+def test_concurrent_threads_and_processes(url: str) -> None:
+    """Threads and processes rating at once store every (decision, source) rating exactly once."""
+    with FeedbackStore(url) as store:
+        for i in range(N_DECISIONS):
+            store.record_decision(_decision(i), run_id=f"run-{i}", prompt=f"p{i}")
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_rate_all, args=(url, w)) for w in (0, 1)]
+    for p in procs:
+        p.start()
+    threads = [threading.Thread(target=_rate_all, args=(url, w)) for w in (2, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for p in procs:
+        p.join(timeout=60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    with FeedbackStore(url) as store:
+        assert store.stats() == {
+            "decisions": N_DECISIONS,
+            "rated": N_DECISIONS,
+            "ratings": N_DECISIONS * 5,
+        }
+        log = store.export_bandit_log()
+        assert len(log) == N_DECISIONS and log.chosen == ("small",) * N_DECISIONS
+
+
+def test_langsmith_import(url: str) -> None:
+    """LangSmith feedback by run id lands on the right decision, once."""
+    run = uuid.uuid4()
+    with FeedbackStore(url) as store:
+        store.record_decision(_decision(1), run_id=run)
+        items = [{"run_id": run, "key": "correctness", "score": 1}]
+        assert store.import_langsmith_feedback(items) == 1
+        assert store.import_langsmith_feedback(items) == 1
+        rec = store.get("pg1")
+        assert (rec.score, rec.rating_source) == (1.0, "langsmith:correctness")
+        assert store.stats()["ratings"] == 1
+
+
+def test_dropped_connection_is_retried(url: str) -> None:
+    """A pooled connection killed by the server (restart, failover) costs a retry, not an error."""
+    from sqlalchemy import create_engine, text
+
+    with FeedbackStore(url) as store:
+        store.record_decision(_decision(1))
+        killer = create_engine(url)
+        with killer.begin() as conn:
+            killed = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE usename = current_user AND pid <> pg_backend_pid() "
+                    "AND datname = current_database()"
+                )
+            ).scalar_one()
+        killer.dispose()
+        assert killed >= 1
+        assert store.rate("pg1", 0.4).score == 0.4
