@@ -1,0 +1,36 @@
+"""Prompt encoders: text in, fixed-width unit vectors out.
+
+* :class:`PromptEncoder`: the protocol every encoder satisfies (``name``, ``dimension``,
+  ``encode``).
+* :class:`SentenceTransformerEncoder`: all-MiniLM-L6-v2 by default (offline from the packaged
+  copy when installed), with a rule for prompts longer than the model reads.
+* :class:`HashingEncoder`: hashed n-grams, no model, for tests and latency-critical use.
+* :class:`CachedEncoder` / :func:`default_encoder`: an in-memory LRU cache by text.
+* :func:`cached_embeddings`: an on-disk cache of whole embedding matrices.
+* :func:`messages_to_text` / :func:`truncate_prompt`: conversations and long prompts to text.
+
+Nothing heavy is imported here: scikit-learn loads at the first hashing ``encode`` and
+sentence-transformers (with torch) at the first MiniLM ``encode``.
+"""
+
+from __future__ import annotations
+
+from .base import PromptEncoder
+from .cache import CachedEncoder, CacheInfo
+from .disk import cached_embeddings
+from .hashing import HashingEncoder
+from .sentence import DEFAULT_MODEL, SentenceTransformerEncoder, default_encoder
+from .text import messages_to_text, truncate_prompt
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "CacheInfo",
+    "CachedEncoder",
+    "HashingEncoder",
+    "PromptEncoder",
+    "SentenceTransformerEncoder",
+    "cached_embeddings",
+    "default_encoder",
+    "messages_to_text",
+    "truncate_prompt",
+]

@@ -1,0 +1,155 @@
+"""An on-disk cache of whole embedding matrices, for benchmarks and batch training."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..exceptions import InvalidParameterError
+from .base import PromptEncoder, check_texts
+
+__all__ = ["cache_key", "cached_embeddings", "default_cache_dir"]
+
+logger = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """``$PREFROUTE_CACHE_DIR/embeddings``, or ``~/.cache/prefroute/embeddings`` when unset.
+
+    Examples:
+        >>> default_cache_dir().name
+        'embeddings'
+    """
+    root = os.environ.get("PREFROUTE_CACHE_DIR")
+    base = Path(root).expanduser() if root else Path.home() / ".cache" / "prefroute"
+    return base / "embeddings"
+
+
+def cache_key(texts: Sequence[str], encoder_name: str) -> str:
+    """SHA-256 hex digest of the encoder name and the texts (order matters).
+
+    Each text is length-prefixed, so no two different lists share a key.
+
+    Examples:
+        >>> cache_key(["a", "b"], "hashing:8") == cache_key(["a", "b"], "hashing:8")
+        True
+        >>> cache_key(["a\\x00b"], "hashing:8") == cache_key(["a", "b"], "hashing:8")
+        False
+    """
+    digest = hashlib.sha256()
+    digest.update(encoder_name.encode("utf-8") + b"\0")
+    for text in texts:
+        raw = text.encode("utf-8", errors="surrogatepass")
+        digest.update(len(raw).to_bytes(8, "little") + raw)
+    return digest.hexdigest()
+
+
+def _load(path: Path, n: int) -> NDArray[np.float32] | None:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        logger.warning("ignoring unreadable embedding cache %s (%s); re-encoding", path, err)
+        return None
+    if arr.ndim != 2 or arr.shape[0] != n or arr.dtype != np.float32:
+        logger.warning("ignoring embedding cache %s with shape %s; re-encoding", path, arr.shape)
+        return None
+    return np.asarray(arr)
+
+
+def _save(path: Path, arr: NDArray[np.float32]) -> None:
+    """Write atomically: a temporary file in the same folder, then ``os.replace``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, arr, allow_pickle=False)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as err:
+        logger.warning("could not write embedding cache %s (%s); continuing without it", path, err)
+
+
+def cached_embeddings(
+    texts: Sequence[str],
+    encoder: PromptEncoder,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    chunk_size: int = 512,
+) -> NDArray[np.float32]:
+    """Encode ``texts`` once per machine: later calls load the matrix from disk.
+
+    The file is ``<cache_dir>/<encoder name>-<key>.npy`` where ``key`` is :func:`cache_key`
+    (SHA-256 of the encoder name and the texts), so changing the encoder, its settings (they are
+    part of its name), a text or the order gives a new file. Files are plain ``.npy`` read with
+    ``allow_pickle=False`` and written atomically (temporary file, then rename), so concurrent
+    processes never read half a file. An unreadable or mismatched file is re-encoded and
+    replaced; an unwritable cache folder only logs a warning.
+
+    Texts are encoded in chunks of ``chunk_size``; with ``progress`` and more than one chunk, a
+    line such as ``encoding 1024/3178 prompts (32%)`` goes to stderr after each chunk.
+
+    Args:
+        texts: the prompts.
+        encoder: any :class:`~shared.PromptEncoder`.
+        cache_dir: folder of the cache files; default :func:`default_cache_dir`
+            (``$PREFROUTE_CACHE_DIR/embeddings`` or ``~/.cache/prefroute/embeddings``).
+        progress: print progress lines to stderr for inputs longer than one chunk.
+        chunk_size: texts per call to ``encoder.encode``.
+
+    Returns:
+        ``(len(texts), encoder.dimension)`` ``float32`` array.
+
+    Raises:
+        InvalidParameterError: ``texts`` is not a sequence of strings or ``chunk_size < 1``.
+        EncoderError: the encoder failed.
+
+    Examples:
+        >>> import tempfile
+        >>> from shared import HashingEncoder, cached_embeddings
+        >>> folder = tempfile.mkdtemp()
+        >>> X = cached_embeddings(["a prompt", "another"], HashingEncoder(n_features=16),
+        ...                       cache_dir=folder)
+        >>> X.shape
+        (2, 16)
+        >>> (cached_embeddings(["a prompt", "another"], HashingEncoder(n_features=16),
+        ...                    cache_dir=folder) == X).all()
+        np.True_
+    """
+    docs = check_texts(texts, "cached_embeddings")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise InvalidParameterError(f"chunk_size must be an int >= 1; got {chunk_size!r}.")
+    if not docs:
+        return np.asarray(encoder.encode([]), dtype=np.float32)
+    folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder.name)[:80]
+    path = folder / f"{safe_name}-{cache_key(docs, encoder.name)[:40]}.npy"
+    cached = _load(path, len(docs))
+    if cached is not None:
+        logger.debug("loaded %d embeddings from %s", len(docs), path)
+        return cached
+    chunks: list[NDArray[np.float32]] = []
+    n = len(docs)
+    for start in range(0, n, chunk_size):
+        chunk = docs[start : start + chunk_size]
+        chunks.append(np.asarray(encoder.encode(chunk), dtype=np.float32))
+        done = start + len(chunk)
+        if progress and n > chunk_size:
+            print(f"encoding {done}/{n} prompts ({100 * done // n}%)", file=sys.stderr, flush=True)
+    arr = np.ascontiguousarray(np.concatenate(chunks, axis=0), dtype=np.float32)
+    _save(path, arr)
+    return arr
