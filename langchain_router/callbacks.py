@@ -396,7 +396,7 @@ class FeedbackCallbackHandler(BaseCallbackHandler):
                     record.model,
                     record.score,
                     record.cost_usd,
-                    propensity=record.propensity,
+                    propensity=record.learning_propensity,  # 1.0 if a fallback answered
                     preference=record.preference,
                 )
         except InvalidParameterError as err:

@@ -5,7 +5,8 @@ call's preference, the cold start) is done by :class:`shared.RoutingEngine`; thi
 wires it into LangChain's ``BaseChatModel`` contract:
 
 * the decision is made in ``invoke``/``ainvoke``/``stream``/``astream``, before the LLM run
-  starts, and passed on as ``model=<member key>`` so traces show the member's provider and model
+  starts (async entry points make it in a worker thread, so encoding never blocks the event
+  loop), and passed on as ``model=<member key>`` so traces show the member's provider and model
   name; ``_generate``/``_stream`` route again when called without it (``generate()``,
   ``stream_events(version="v3")``);
 * the member's protected ``_generate``/``_agenerate``/``_stream``/``_astream`` run inside the
@@ -16,6 +17,7 @@ wires it into LangChain's ``BaseChatModel`` contract:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -258,34 +260,26 @@ class RouterChatModel(BaseChatModel):
         text = messages_to_text(messages)
         # the whole conversation counts against context windows, not just the encoded part
         tokens = estimate_tokens("\n".join(m.text for m in messages))
-        needs_tools = bool(kwargs.get("tools"))
+        needs: dict[str, Any] = {
+            "needs_tools": bool(kwargs.get("tools")),
+            "needs_structured_output": structured,
+            "input_tokens": tokens,
+        }
         requested = kwargs.get("model")
         sticky = False
         if requested is not None:
             key = self.member_key(str(requested))
             if key is None:
                 raise UnknownModelError(str(requested), list(self.models))
-            decision = self._engine.route(
-                text,
-                preference,
-                needs_tools=needs_tools,
-                needs_structured_output=structured,
-                input_tokens=tokens,
-                allowed=[key],
-            )
+            decision = self._engine.route(text, preference, allowed=[key], **needs)
         else:
-            decision = self._engine.route(
-                text,
-                preference,
-                needs_tools=needs_tools,
-                needs_structured_output=structured,
-                input_tokens=tokens,
-            )
             previous = sticky_member(messages, self.member_key) if self.sticky else None
-            if previous is not None and previous in decision.ranking:
-                sticky = True
-                if previous != decision.model:
-                    decision = decision.with_model(previous)
+            if previous is None:
+                decision = self._engine.route(text, preference, **needs)
+            else:  # pinned with propensity 1.0, other candidates as fallbacks (engine rule)
+                decision, sticky = self._engine.route_sticky(
+                    text, previous, preference, fallback=self.fallback, **needs
+                )
         return {**decision.to_dict(), "sticky": sticky, "fallbacks": []}
 
     def _route_call(
@@ -314,6 +308,15 @@ class RouterChatModel(BaseChatModel):
         kwargs.pop("model", None)
         return dict(routing)
 
+    async def _arouting_of(
+        self, messages: list[BaseMessage], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Async :meth:`_routing_of`: a new decision is made off the event loop."""
+        if DECISION_KEY in kwargs:
+            return self._routing_of(messages, kwargs)
+        # encoding may take a while (MiniLM); to_thread copies the context (run config)
+        return await asyncio.to_thread(self._routing_of, messages, kwargs)
+
     def _attempts(self, routing: Mapping[str, Any]) -> list[str]:
         ranking = list(routing["ranking"])
         return ranking if self.fallback else ranking[:1]
@@ -338,7 +341,7 @@ class RouterChatModel(BaseChatModel):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> AIMessage:
-        kwargs = self._route_call(input, config, kwargs)
+        kwargs = await asyncio.to_thread(self._route_call, input, config, kwargs)
         return await super().ainvoke(input, config, stop=stop, **kwargs)
 
     def stream(
@@ -360,7 +363,7 @@ class RouterChatModel(BaseChatModel):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
-        kwargs = self._route_call(input, config, kwargs)
+        kwargs = await asyncio.to_thread(self._route_call, input, config, kwargs)
         async for chunk in super().astream(input, config, stop=stop, **kwargs):
             yield chunk
 
@@ -395,7 +398,7 @@ class RouterChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        routing = self._routing_of(messages, kwargs)
+        routing = await self._arouting_of(messages, kwargs)
         failures: list[tuple[str, Exception]] = []
         for name in self._attempts(routing):
             member = self.models[name]
@@ -450,7 +453,7 @@ class RouterChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        routing = self._routing_of(messages, kwargs)
+        routing = await self._arouting_of(messages, kwargs)
         failures: list[tuple[str, Exception]] = []
         for name in self._attempts(routing):
             member = self.models[name]

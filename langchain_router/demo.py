@@ -92,7 +92,8 @@ def _load_table(args: argparse.Namespace) -> RoutingTable:
 
     if args.data is None:
         return make_synthetic_table(n_prompts=args.n_prompts, seed=args.seed)
-    return read_table(args.data)
+    # Real tables may list a prompt id twice (RouterBench does); the demo keeps the first row.
+    return read_table(args.data, on_duplicate="first")
 
 
 def _make_encoder(kind: str, synthetic: bool) -> PromptEncoder:

@@ -21,25 +21,17 @@ __all__ = [
     "usage_from_response",
 ]
 
-# LlamaIndex roles -> the canonical roles of shared.messages_to_text (OpenAI names), so that the
-# LangChain and LlamaIndex plugins render the same conversation to the same text.
-_ROLE_NAMES: dict[str, str] = {
-    MessageRole.DEVELOPER.value: "system",
-    MessageRole.CHATBOT.value: "assistant",
-    MessageRole.MODEL.value: "assistant",
-    MessageRole.FUNCTION.value: "tool",
-}
-
 _INPUT_KEYS = ("prompt_tokens", "input_tokens", "prompt_token_count")
 _OUTPUT_KEYS = ("completion_tokens", "output_tokens", "candidates_token_count")
 
 
 def message_pairs(messages: Iterable[ChatMessage]) -> list[tuple[str, str]]:
-    """``(role, text)`` pairs with canonical role names (system, user, assistant, tool)."""
+    """``(role, text)`` pairs; :func:`shared.messages_to_text` maps LlamaIndex's role names
+    (``chatbot``, ``model``, ``developer``, ``function``) to the canonical ones itself."""
     out = []
     for message in messages:
         role = message.role.value if isinstance(message.role, MessageRole) else str(message.role)
-        out.append((_ROLE_NAMES.get(role, role), message.content or ""))
+        out.append((role, message.content or ""))
     return out
 
 

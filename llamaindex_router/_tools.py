@@ -80,6 +80,14 @@ class ToolRoutingMixin:
             needs_tools: bool = False,
         ) -> Attempt: ...
 
+        async def _aattempt(
+            self,
+            messages: Sequence[ChatMessage],
+            preference: PreferenceInput | None,
+            *,
+            needs_tools: bool = False,
+        ) -> Attempt: ...
+
         def _stamper(self, attempt: Attempt) -> Callable[[Any], Any]: ...
 
     # ------------------------------------------------------------------ tools
@@ -153,7 +161,9 @@ class ToolRoutingMixin:
     ) -> ChatResponse:
         """Async :meth:`chat_with_tools`."""
         preference = kwargs.pop("preference", None)
-        attempt = self._attempt(join_messages(chat_history, user_msg), preference, needs_tools=True)
+        attempt = await self._aattempt(
+            join_messages(chat_history, user_msg), preference, needs_tools=True
+        )
         response = await attempt.arun(
             lambda llm: self._tool_call(llm).achat_with_tools(
                 tools,
@@ -208,7 +218,9 @@ class ToolRoutingMixin:
     ) -> ChatResponseAsyncGen:
         """Async streaming :meth:`chat_with_tools`."""
         preference = kwargs.pop("preference", None)
-        attempt = self._attempt(join_messages(chat_history, user_msg), preference, needs_tools=True)
+        attempt = await self._aattempt(
+            join_messages(chat_history, user_msg), preference, needs_tools=True
+        )
         return await attempt.astream(
             lambda llm: self._tool_call(llm).astream_chat_with_tools(
                 tools,

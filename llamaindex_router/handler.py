@@ -199,13 +199,18 @@ class FeedbackEventHandler(BaseEventHandler):
 
     # ------------------------------------------------------------------ ratings
     def decision_ids(self, request_id: object) -> list[str]:
-        """The decisions made under a ``request_id`` tag value, oldest first."""
+        """The decisions made under a ``request_id`` tag value, oldest first.
+
+        Recent request ids are answered from memory (the last ``MAX_TRACKED``, kept as decisions
+        are recorded); older ones, or ones recorded by another process, by one store query
+        (:meth:`shared.FeedbackStore.find`).
+        """
         key = str(request_id)
         with self._lock:
             known = list(self._requests.get(key, ()))
         if known:
             return known
-        return [r.decision_id for r in self.store.records() if r.metadata.get("request_id") == key]
+        return [r.decision_id for r in self.store.find("request_id", key)]
 
     def rate(
         self, key: object, score: float, *, source: str = "user", comment: str | None = None
@@ -244,7 +249,7 @@ class FeedbackEventHandler(BaseEventHandler):
                     record.model,
                     record.score,
                     record.cost_usd,
-                    propensity=record.propensity,
+                    propensity=record.learning_propensity,  # 1.0 if a fallback answered
                     preference=record.preference,
                 )
         return records

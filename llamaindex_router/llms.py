@@ -10,6 +10,7 @@ emitted as a :class:`~llamaindex_router.RoutingDecisionEvent` and attached to th
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -331,13 +332,12 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
     ) -> tuple[Decision, str, bool]:
         text = routing_text(messages)
         owner = self._sticky_owner(messages)
-        decision = self._engine.route(
-            text,
-            self.resolve_preference(preference),
-            needs_tools=needs_tools,
-            allowed=None if owner is None else [owner],
-        )
-        return decision, text, owner is not None
+        pref = self.resolve_preference(preference)
+        if owner is None:
+            return self._engine.route(text, pref, needs_tools=needs_tools), text, False
+        # pinned with propensity 1.0, the other candidates as fallbacks (the engine's rule)
+        decision, sticky = self._engine.route_sticky(text, owner, pref, needs_tools=needs_tools)
+        return decision, text, sticky
 
     def _attempt(
         self,
@@ -348,7 +348,23 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
     ) -> Attempt:
         """Decide, emit the ``RoutingDecisionEvent`` and prepare the calls to the members."""
         self._share_callbacks()  # also when set later, e.g. by ``Settings.llm = router``
-        decision, text, sticky = self._decide(messages, preference, needs_tools)
+        return self._announce(*self._decide(messages, preference, needs_tools), needs_tools)
+
+    async def _aattempt(
+        self,
+        messages: Sequence[ChatMessage],
+        preference: PreferenceInput | None,
+        *,
+        needs_tools: bool = False,
+    ) -> Attempt:
+        """Async :meth:`_attempt`: the decision (encoding may be slow) runs in a worker thread."""
+        self._share_callbacks()
+        pref = self.resolve_preference(preference)  # read the scoped preference on this task
+        decided = await asyncio.to_thread(self._decide, messages, pref, needs_tools)
+        return self._announce(*decided, needs_tools)
+
+    def _announce(self, decision: Decision, text: str, sticky: bool, needs_tools: bool) -> Attempt:
+        """Emit the ``RoutingDecisionEvent`` and prepare the calls to the members."""
         dispatcher.event(
             RoutingDecisionEvent(
                 decision=decision,
@@ -394,7 +410,7 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
             return await self.achat_with_tools(
                 tools, chat_history=list(messages), preference=preference, **kwargs
             )
-        attempt = self._attempt(messages, preference)
+        attempt = await self._aattempt(messages, preference)
         response = await attempt.arun(lambda llm: llm.achat(messages, **kwargs))
         stamped: ChatResponse = self._stamper(attempt)(response)
         return stamped
@@ -422,7 +438,7 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
             return await self.astream_chat_with_tools(
                 tools, chat_history=list(messages), preference=preference, **kwargs
             )
-        attempt = self._attempt(messages, preference)
+        attempt = await self._aattempt(messages, preference)
         return await attempt.astream(
             lambda llm: llm.astream_chat(messages, **kwargs), self._stamper(attempt)
         )
@@ -448,7 +464,7 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         """Async :meth:`complete`."""
         preference = kwargs.pop("preference", None)
         messages = [ChatMessage(role=MessageRole.USER, content=prompt)]
-        attempt = self._attempt(messages, preference)
+        attempt = await self._aattempt(messages, preference)
 
         async def call(llm: LLM) -> CompletionResponse:
             if llm.metadata.is_chat_model:
@@ -479,7 +495,7 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         """Async :meth:`stream_complete`."""
         preference = kwargs.pop("preference", None)
         messages = [ChatMessage(role=MessageRole.USER, content=prompt)]
-        attempt = self._attempt(messages, preference)
+        attempt = await self._aattempt(messages, preference)
 
         async def call(llm: LLM) -> AsyncIterator[CompletionResponse]:
             if not llm.metadata.is_chat_model:

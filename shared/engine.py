@@ -25,6 +25,8 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
 from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
     from .encoders import PromptEncoder
 
 __all__ = ["RoutingEngine", "estimate_tokens"]
+
+logger = logging.getLogger(__name__)
 
 
 def estimate_tokens(text: str) -> int:
@@ -238,17 +242,98 @@ class RoutingEngine:
         pref = self.default_preference if preference is None else Preference.coerce(preference)
         x = self.embed(text)
         tokens = estimate_tokens(text) if input_tokens is None else input_tokens
+        needs: dict[str, Any] = {
+            "needs_tools": needs_tools,
+            "needs_structured_output": needs_structured_output,
+            "input_tokens": tokens,
+        }
+        return self._decide(x, pref, needs, allowed, decision_id)
+
+    def _decide(
+        self,
+        x: NDArray[np.float64],
+        pref: Preference,
+        needs: Mapping[str, Any],
+        allowed: Collection[str] | None,
+        decision_id: str | None,
+    ) -> Decision:
         with self._lock:
             router = self._ready_router(x.shape[0])
-            cands = self.candidates(
-                needs_tools=needs_tools,
-                needs_structured_output=needs_structured_output,
-                input_tokens=tokens,
-                allowed=allowed,
-            )
+            cands = self.candidates(**needs, allowed=allowed)
             return router.decide(
                 x, pref, candidates=cands, explore=self.explore, decision_id=decision_id
             )
+
+    def route_sticky(
+        self,
+        text: str,
+        owner: str,
+        preference: PreferenceLike | None = None,
+        *,
+        needs_tools: bool = False,
+        needs_structured_output: bool = False,
+        input_tokens: int | None = None,
+        fallback: bool = True,
+        decision_id: str | None = None,
+    ) -> tuple[Decision, bool]:
+        """Keep a conversation (or a tool loop) on ``owner``, the member of the previous turn.
+
+        The rule both framework adapters follow:
+
+        * if ``owner`` can still serve the call, the decision is
+          ``route(text, ..., allowed=[owner])``: ``owner`` chosen with propensity 1.0 (it was
+          not drawn from the routing policy); with ``fallback``, the other candidates follow it
+          in ``ranking``, in the order a normal route over them gives (same decision id), so a
+          failure of ``owner`` before any output is served by them;
+        * if ``owner`` is no longer a candidate (capabilities, context window, unknown to the
+          router), the call is routed normally over the candidates and is not sticky.
+
+        Args:
+            text: the prompt or rendered conversation.
+            owner: the pool member the conversation is pinned to.
+            preference: the trade-off for this call; ``None`` uses ``default_preference``.
+            needs_tools: only members that support tool calling.
+            needs_structured_output: only members that support structured output.
+            input_tokens: prompt size (estimated from ``text`` when ``None``).
+            fallback: append the other candidates to the ranking as fallbacks.
+            decision_id: use this id for the decision.
+
+        Returns:
+            ``(decision, sticky)``; ``sticky`` is ``False`` when ``owner`` could not serve.
+
+        Raises:
+            UnknownModelError: ``owner`` is not in the pool.
+
+        Examples:
+            >>> from shared import HashingEncoder, ModelCard, RoutingEngine
+            >>> engine = RoutingEngine([ModelCard("big", input_usd_per_1m=10),
+            ...                         ModelCard("small", input_usd_per_1m=0.1)],
+            ...                        encoder=HashingEncoder(n_features=32), explore=False)
+            >>> decision, sticky = engine.route_sticky("and now?", "small", {"quality": 1.0})
+            >>> decision.model, decision.propensity, decision.ranking, sticky
+            ('small', 1.0, ('small', 'big'), True)
+        """
+        if owner not in self.pool:
+            raise UnknownModelError(owner, self.pool.names)
+        pref = self.default_preference if preference is None else Preference.coerce(preference)
+        x = self.embed(text)
+        needs: dict[str, Any] = {
+            "needs_tools": needs_tools,
+            "needs_structured_output": needs_structured_output,
+            "input_tokens": estimate_tokens(text) if input_tokens is None else input_tokens,
+        }
+        try:
+            pinned = self._decide(x, pref, needs, [owner], decision_id)
+        except InvalidParameterError as err:
+            logger.info("not sticking to %r, routing normally: %s", owner, err)
+            return self._decide(x, pref, needs, None, decision_id), False
+        if not fallback:
+            return pinned, True
+        others = [name for name in self.candidates(**needs) if name != owner]
+        if not others:
+            return pinned, True
+        backup = self._decide(x, pref, needs, others, pinned.decision_id)
+        return dataclasses.replace(pinned, ranking=(owner, *backup.ranking)), True
 
     def set_router(self, router: BaseRouter) -> None:
         """Swap in another router (e.g. one retrained by ``prefroute train``) between calls.

@@ -24,7 +24,17 @@ ELLIPSIS = " … "
 # A cut inside a word moves to the nearest whitespace if one lies this close.
 _SNAP = 32
 
-_ROLE_ALIASES = {"human": "user", "ai": "assistant", "chatbot": "assistant", "developer": "system"}
+# Framework role names -> the canonical roles (OpenAI names), so that every adapter renders the
+# same conversation to the same text: LangChain ("human", "ai", "function"), LlamaIndex
+# ("chatbot", "model", "developer", "function").
+_ROLE_ALIASES = {
+    "human": "user",
+    "ai": "assistant",
+    "chatbot": "assistant",
+    "model": "assistant",
+    "developer": "system",
+    "function": "tool",
+}
 
 
 def _snap_start(text: str, start: int) -> int:
@@ -172,7 +182,9 @@ def messages_to_text(
 
     Messages may be ``(role, content)`` tuples (or two-item lists), mappings with ``"role"``
     and ``"content"``, or message objects with ``role`` (LlamaIndex) or ``type`` (LangChain)
-    and ``content`` attributes. Roles ``human``/``ai`` read as ``user``/``assistant``. Content
+    and ``content`` attributes. Role names are lower-cased and aliases read as the canonical
+    roles: ``human`` as ``user``; ``ai``, ``chatbot`` and ``model`` as ``assistant``;
+    ``developer`` as ``system``; ``function`` as ``tool``. Content
     is a string or a list of content parts: strings and ``{"type": "text", "text": ...}``
     parts are kept, images and other non-text parts are ignored. A plain string is returned
     unchanged (stripped).

@@ -64,9 +64,24 @@ def _models(records: Sequence[DecisionRecord]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def bandit_log_from_records(records: Sequence[DecisionRecord]) -> BanditLog:
-    """The rated records with a prompt as a :class:`BanditLog` (cost NaN where unknown)."""
+def bandit_log_from_records(
+    records: Sequence[DecisionRecord], *, include_fallbacks: bool = False
+) -> BanditLog:
+    """The rated records with a prompt as a :class:`BanditLog` (cost NaN where unknown).
+
+    Args:
+        records: the stored records.
+        include_fallbacks: keep the records a fallback answered (``model != chosen_model``),
+            with propensity 1.0 (:attr:`DecisionRecord.learning_propensity`). By default they
+            are left out: their outcome was not drawn with the logged propensity, so an
+            importance-weighted learner must not see them.
+    """
     kept = _usable(records, need_cost=False)
+    if not include_fallbacks:
+        direct = [r for r in kept if not r.answered_by_fallback]
+        if len(direct) < len(kept):
+            logger.info("left out %d records answered by a fallback", len(kept) - len(direct))
+        kept = direct
     n = len(kept)
     return BanditLog(
         prompts=tuple(str(r.prompt) for r in kept),
@@ -75,7 +90,7 @@ def bandit_log_from_records(records: Sequence[DecisionRecord]) -> BanditLog:
         cost=np.array(
             [np.nan if r.cost_usd is None else r.cost_usd for r in kept], dtype=np.float64
         ),
-        propensity=np.array([r.propensity for r in kept], dtype=np.float64),
+        propensity=np.array([r.learning_propensity for r in kept], dtype=np.float64),
         preferences=np.array(
             [[r.preference.get(k, 0.0) for k in _PREF_KEYS] for r in kept], dtype=np.float64
         ).reshape(n, 3),

@@ -94,6 +94,9 @@ class OnlineLearner:
     def learn(self, record: DecisionRecord) -> BaseRouter:
         """One online update from a rated record; returns the router.
 
+        The update uses :attr:`DecisionRecord.learning_propensity`: the logged propensity, or
+        1.0 when a fallback answered instead of the chosen model (a plain regression update).
+
         Raises:
             FeedbackError: the record has no rating or no prompt, or the router cannot learn
                 online.
@@ -125,7 +128,7 @@ class OnlineLearner:
                 record.model,
                 quality=record.score,
                 cost=record.cost_usd,
-                propensity=record.propensity,
+                propensity=record.learning_propensity,  # 1.0 for a fallback answer
                 preference=record.preference,
             )
             self.n_learned_ += 1

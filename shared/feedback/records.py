@@ -93,6 +93,35 @@ class DecisionRecord:
         """Whether at least one rating was given."""
         return self.score is not None
 
+    @property
+    def answered_by_fallback(self) -> bool:
+        """Whether a fallback answered instead of the chosen model (``model != chosen_model``).
+
+        Such an outcome was not drawn with the logged ``propensity``: it is left out of
+        importance-weighted (off-policy) learning, see :attr:`learning_propensity`.
+        """
+        return self.model != self.chosen_model
+
+    @property
+    def learning_propensity(self) -> float:
+        """The propensity to learn this outcome with: ``propensity``, or 1.0 for a fallback answer.
+
+        A fallback's outcome is still true information about the model that answered, so it is
+        learned as a plain regression update (weight 1), never importance-weighted by the
+        probability of a choice that did not produce it.
+
+        Examples:
+            >>> from datetime import datetime, timezone
+            >>> from shared.feedback import DecisionRecord
+            >>> rec = DecisionRecord(decision_id="d1", run_id=None, model="b", chosen_model="a",
+            ...                      models=("a", "b"), propensity=0.25, preference={},
+            ...                      router="R", prompt="hi", scores={}, fallbacks=("b",),
+            ...                      created_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+            >>> rec.answered_by_fallback, rec.learning_propensity
+            (True, 1.0)
+        """
+        return 1.0 if self.answered_by_fallback else float(self.propensity)
+
     def preference_weights(self) -> Preference:
         """The stored preference as a :class:`~shared.Preference`."""
         return Preference(**self.preference)

@@ -180,6 +180,51 @@ class FeedbackStore:
             lambda conn: self._records(conn, conn.execute(query).fetchall()), readonly=True
         )
 
+    def find(
+        self, metadata_key: str, value: str, *, limit: int | None = None
+    ) -> list[DecisionRecord]:
+        """Stored decisions whose ``metadata[metadata_key]`` is the string ``value``, oldest first.
+
+        The filter runs in the database (one query; ``JSON_EXTRACT`` in SQLite, ``->>`` in
+        PostgreSQL); it is a scan of the decisions table, without an index, so callers keep
+        recent keys in memory and use it as the fallback (e.g. a ``request_id`` of an older
+        call, or one recorded by another process).
+
+        Args:
+            metadata_key: the key of the metadata given to :meth:`record_decision`.
+            value: the value to match (compared as text).
+            limit: at most this many records (the oldest ones).
+
+        Raises:
+            FeedbackError: ``metadata_key`` or ``value`` is not a non-empty string / a string,
+                or a bad ``limit``.
+
+        Examples:
+            >>> from shared import Decision, FeedbackStore, Preference
+            >>> d = Decision(model="a", models=("a",), scores=(0.0,), propensity=1.0,
+            ...              preference=Preference(), ranking=("a",), decision_id="d1")
+            >>> with FeedbackStore("sqlite://") as store:
+            ...     _ = store.record_decision(d, metadata={"request_id": "req-1"})
+            ...     [r.decision_id for r in store.find("request_id", "req-1")]
+            ['d1']
+        """
+        if not isinstance(metadata_key, str) or not metadata_key:
+            raise FeedbackError(f"metadata_key must be a non-empty string, got {metadata_key!r}.")
+        if not isinstance(value, str):
+            raise FeedbackError(f"value must be a string, got {type(value).__name__}.")
+        query = (
+            select(DECISIONS)
+            .where(DECISIONS.c.metadata[metadata_key].as_string() == value)
+            .order_by(DECISIONS.c.created_at, DECISIONS.c.id)
+        )
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                raise FeedbackError(f"limit must be an int >= 0, got {limit!r}.")
+            query = query.limit(limit)
+        return self._run(
+            lambda conn: self._records(conn, conn.execute(query).fetchall()), readonly=True
+        )
+
     def stats(self) -> dict[str, int]:
         """Counts: ``decisions``, ``rated`` (decisions with a rating) and ``ratings`` (rows)."""
 
@@ -425,9 +470,17 @@ class FeedbackStore:
         return self._run(work)
 
     # ------------------------------------------------------------------ export
-    def export_bandit_log(self) -> BanditLog:
-        """Rated decisions with a prompt as a logged-bandit data set (see :class:`BanditLog`)."""
-        return bandit_log_from_records(self.records(rated_only=True))
+    def export_bandit_log(self, *, include_fallbacks: bool = False) -> BanditLog:
+        """Rated decisions with a prompt as a logged-bandit data set (see :class:`BanditLog`).
+
+        Args:
+            include_fallbacks: also export the decisions a fallback answered, with propensity
+                1.0; by default they are left out, since their outcome was not drawn with the
+                logged propensity (see :attr:`DecisionRecord.learning_propensity`).
+        """
+        return bandit_log_from_records(
+            self.records(rated_only=True), include_fallbacks=include_fallbacks
+        )
 
     def export_table(self, *, name: str = "feedback") -> RoutingTable:
         """Rated decisions with a prompt as a :class:`~shared.RoutingTable` (long layout).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from pathlib import Path
 
@@ -224,3 +225,44 @@ def test_parent_run_id_is_a_rating_key(make_router: MakeRouter) -> None:
     assert len(set(parents)) == 2
     (rated,) = handler.rate(parents[0], 0.4)
     assert rated.metadata["parent_run_id"] == parents[0]
+
+
+def test_rating_by_alias_never_reads_every_record(
+    make_router: MakeRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Request, root and message ids resolve from memory or by key, never by store.records()."""
+    router = make_router()
+    handler = FeedbackCallbackHandler(router=router, learn=False)
+
+    def no_scan(*args: object, **kwargs: object) -> None:
+        raise AssertionError("store.records() must not be called to resolve a rating key")
+
+    monkeypatch.setattr(handler.store, "records", no_scan)
+    root = uuid.uuid4()
+    msg = router.invoke(
+        "hi", {"callbacks": [handler], "run_id": root, "metadata": {"request_id": "r"}}
+    )
+    for key in ("r", msg.id, root):
+        (record,) = handler.rate(key, 0.5)
+        assert record.decision_id == msg.response_metadata["routing"]["decision_id"]
+
+
+def test_fallback_answer_is_learned_with_propensity_one(
+    make_router: MakeRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rating of a fallback's answer reaches engine.learn with propensity 1.0."""
+    router = make_router()
+    handler = FeedbackCallbackHandler(router=router)
+    learned: list[tuple[str, float]] = []
+    monkeypatch.setattr(
+        router.routing_engine,
+        "learn",
+        lambda *args, **kw: learned.append((args[1], kw["propensity"])),
+    )
+    chosen = dataclasses.replace(router.routing_engine.route("hi", "quality"), propensity=0.4)
+    for decision_id, answered in (("fb", "small"), ("direct", "big")):
+        decision = dataclasses.replace(chosen, decision_id=decision_id)
+        handler.store.record_decision(decision, prompt="hi")
+        handler.store.record_outcome(decision_id, model=answered)
+        handler.rate(decision_id, 1.0)
+    assert learned == [("small", 1.0), ("big", 0.4)]

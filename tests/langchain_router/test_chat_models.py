@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
@@ -259,7 +262,9 @@ def test_tool_loop_sticks_to_the_member(make_router: MakeRouter) -> None:
     )
     history = [HumanMessage("go"), previous, ToolMessage("42", tool_call_id="c1")]
     msg = make_router().invoke(history, preference="cost")
-    assert _answered(msg) == "big" and msg.response_metadata["routing"]["sticky"] is True
+    routing = msg.response_metadata["routing"]
+    assert _answered(msg) == "big" and routing["sticky"] is True
+    assert routing["propensity"] == 1.0 and routing["ranking"] == ["big", "small"]
     assert _answered(make_router(sticky=False).invoke(history, preference="cost")) == "small"
 
 
@@ -269,6 +274,25 @@ def test_conversation_sticks_to_routed_member(make_router: MakeRouter) -> None:
     first = router.invoke("hi", preference="quality")
     second = router.invoke([HumanMessage("hi"), first, HumanMessage("more")], preference="cost")
     assert _answered(second) == "big"
+
+
+def test_sticky_member_failure_falls_back_to_the_others(make_router: MakeRouter) -> None:
+    """A pinned member failing before output is replaced by the next candidate, and recorded."""
+    router = make_router(
+        models={"big": FailingChatModel(message="down"), "small": FakeToolChatModel()}
+    )
+    previous = AIMessage("x", response_metadata={"routing": {"model": "big"}})
+    msg = router.invoke([HumanMessage("a"), previous, HumanMessage("b")], preference="quality")
+    routing = msg.response_metadata["routing"]
+    assert routing["model"] == "small" and routing["sticky"] is True
+    assert routing["propensity"] == 1.0
+    assert routing["fallbacks"] == [{"model": "big", "error": "RuntimeError: down"}]
+    pinned = make_router(
+        models={"big": FailingChatModel(message="down"), "small": FakeToolChatModel()},
+        fallback=False,
+    )
+    with pytest.raises(RuntimeError, match="down"):
+        pinned.invoke([HumanMessage("a"), previous, HumanMessage("b")], preference="cost")
 
 
 def test_sticky_member_must_still_be_a_candidate(make_router: MakeRouter) -> None:
@@ -344,3 +368,60 @@ def test_structured_output_skips_members_without_it(make_router: MakeRouter) -> 
     out = chain.invoke("7", preference="cost")
     assert isinstance(out, dict) and out["parsed"] == Answer(value=7)
     assert out["raw"].response_metadata["routing"]["ranking"] == ["big"]
+
+
+class _SlowEncoder:
+    """A hashing encoder that takes 0.2 s per call, like a model encoding on the CPU."""
+
+    def __init__(self) -> None:
+        self.inner = HashingEncoder(n_features=64)
+
+    @property
+    def name(self) -> str:
+        return "slow:" + self.inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def encode(self, texts: Any) -> Any:
+        time.sleep(0.2)
+        return self.inner.encode(texts)
+
+
+async def _ticks_during(call: Callable[[], Awaitable[Any]]) -> int:
+    """How often a 10 ms asyncio ticker ran while ``call()`` was awaited."""
+    ticks = 0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    await call()
+    done.set()
+    await task
+    return ticks
+
+
+async def test_async_routing_does_not_block_the_event_loop(make_router: MakeRouter) -> None:
+    """ainvoke, astream and agenerate encode in a worker thread: a concurrent ticker keeps going."""
+    router = make_router(encoder=_SlowEncoder())
+
+    async def drain() -> None:
+        async for _ in router.astream("hi", preference="cost"):
+            pass
+
+    calls: list[Callable[[], Awaitable[Any]]] = [
+        lambda: router.ainvoke("hi", config={"configurable": {"router_preference": "cost"}}),
+        drain,
+        lambda: router.agenerate([[HumanMessage("hi")]]),
+    ]
+    for call in calls:
+        assert await _ticks_during(call) >= 5  # about 20 when not blocked, 0-1 when blocked
+    msg = await router.ainvoke("hi", config={"configurable": {"router_preference": "cost"}})
+    assert _answered(msg) == "small"  # the run config reached the worker thread

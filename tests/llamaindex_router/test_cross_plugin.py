@@ -6,16 +6,23 @@ from typing import Any
 
 import numpy as np
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
-from llama_index.core.base.llms.types import ChatMessage
+from langchain_core.messages import (
+    AIMessage,
+    FunctionMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from llama_index.core.base.llms.types import ChatMessage, MessageRole
+from llama_index.core.tools import FunctionTool
 
 from langchain_router import RouterChatModel
 from langchain_router.testing import FakeToolChatModel
 from llamaindex_router import RouterLLM
 from llamaindex_router.testing import MockToolLLM
-from shared import HashingEncoder, RidgeRouter, RoutingEngine
+from shared import HashingEncoder, RidgeRouter, RoutingEngine, messages_to_text
 
-from .conftest import make_cards
+from .conftest import EventRecorder, make_cards
 
 CONVERSATIONS: list[list[tuple[str, str]]] = [
     [("user", "What is the capital of France?")],
@@ -94,3 +101,71 @@ def test_same_decisions_fitted_router() -> None:
             ]
             li_routing = li.chat(as_llamaindex(turns), preference=pref).additional_kwargs["routing"]
             same_decision(lc_routing, li_routing)
+
+
+def add(a: int, b: int = 2) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@pytest.mark.parametrize("pref", ["cost", "quality"])
+def test_same_sticky_decision_in_a_tool_loop(pref: str) -> None:
+    """A tool-result turn is pinned to the member that called the tool, identically in both."""
+    engine = RoutingEngine(make_cards(), encoder=HashingEncoder(n_features=64), explore=False)
+    lc, li = plugins(engine)
+    first = li.chat_with_tools([FunctionTool.from_defaults(add)], user_msg="add 1", preference=1.0)
+    assert first.additional_kwargs["routing"]["model"] == "small"
+    (call,) = li.get_tool_calls_from_response(first)
+    li_history = [
+        ChatMessage(role=MessageRole.USER, content="add 1"),
+        first.message,
+        ChatMessage(
+            role=MessageRole.TOOL, content="3", additional_kwargs={"tool_call_id": call.tool_id}
+        ),
+    ]
+    lc_history = [
+        HumanMessage("add 1"),
+        AIMessage(
+            first.message.content or "",
+            tool_calls=[{"name": "add", "args": {"a": 1}, "id": call.tool_id, "type": "tool_call"}],
+            response_metadata={"routing": first.additional_kwargs["routing"]},
+        ),
+        ToolMessage("3", tool_call_id=call.tool_id),
+    ]
+    li_routing = li.chat(li_history, preference=pref).additional_kwargs["routing"]
+    lc_routing = lc.invoke(lc_history, preference=pref).response_metadata["routing"]
+    same_decision(lc_routing, li_routing)
+    for routing in (lc_routing, li_routing):
+        assert routing["sticky"] is True and routing["model"] == "small"
+        assert routing["propensity"] == 1.0 and routing["ranking"] == ["small", "big"]
+
+
+def test_framework_role_names_render_the_same_text(recorder: EventRecorder) -> None:
+    """LlamaIndex's model/function/developer roles route like LangChain's AI/function/system."""
+    engine = RoutingEngine(make_cards(), encoder=HashingEncoder(n_features=64), explore=False)
+    lc, li = plugins(engine)
+    li_turns = [
+        ChatMessage(role=MessageRole.DEVELOPER, content="Be brief."),
+        ChatMessage(role=MessageRole.USER, content="Weather in Paris?"),
+        ChatMessage(role=MessageRole.MODEL, content="Looking it up."),
+        ChatMessage(role=MessageRole.FUNCTION, content="sunny, 21 C"),
+        ChatMessage(role=MessageRole.USER, content="And tomorrow?"),
+    ]
+    lc_turns = [
+        SystemMessage("Be brief."),
+        HumanMessage("Weather in Paris?"),
+        AIMessage("Looking it up."),
+        FunctionMessage(content="sunny, 21 C", name="weather"),
+        HumanMessage("And tomorrow?"),
+    ]
+    for pref in PREFERENCES:
+        li_routing = li.chat(li_turns, preference=pref).additional_kwargs["routing"]
+        lc_routing = lc.invoke(lc_turns, preference=pref).response_metadata["routing"]
+        same_decision(lc_routing, li_routing)
+    expected = (
+        "And tomorrow?\n\nsystem: Be brief.\nuser: Weather in Paris?\n"
+        "assistant: Looking it up.\ntool: sunny, 21 C"
+    )
+    assert messages_to_text(lc_turns) == expected  # what RouterChatModel encodes
+    prompts = {e.prompt for e in recorder.of("RoutingDecisionEvent")}  # type: ignore[attr-defined]
+    assert prompts == {expected}

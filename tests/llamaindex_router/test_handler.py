@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -226,3 +227,37 @@ def test_memory_is_bounded(
     assert list(handler._requests) == ["r1", "r2"]
     (record,) = handler.rate("r0", 0.5)
     assert record.metadata["request_id"] == "r0"
+
+
+def test_rating_by_request_id_never_reads_every_record(
+    router: RouterLLM, handler: FeedbackEventHandler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Request ids resolve from memory, else by one targeted store query, never store.records()."""
+
+    def no_scan(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("store.records() must not be called to resolve a request id")
+
+    monkeypatch.setattr(handler.store, "records", no_scan)
+    with instrument_tags({"request_id": "req-9"}):
+        router.chat(user())
+    (record,) = handler.rate("req-9", 0.5)
+    fresh = FeedbackEventHandler(handler.store, router=router, learn=False)
+    assert fresh.decision_ids("req-9") == [record.decision_id]
+    assert fresh.decision_ids("unknown") == []
+
+
+def test_fallback_answer_is_learned_with_propensity_one(
+    router: RouterLLM, handler: FeedbackEventHandler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rating of a fallback's answer reaches engine.learn with propensity 1.0."""
+    learned: list[tuple[str, float]] = []
+    monkeypatch.setattr(
+        router.engine, "learn", lambda *args, **kw: learned.append((args[1], kw["propensity"]))
+    )
+    chosen = dataclasses.replace(router.route(user(), "quality"), propensity=0.4)
+    for decision_id, answered in (("fb", "small"), ("direct", "big")):
+        decision = dataclasses.replace(chosen, decision_id=decision_id)
+        handler.store.record_decision(decision, prompt=QUESTION)
+        handler.store.record_outcome(decision_id, model=answered)
+        handler.rate(decision_id, 1.0)
+    assert learned == [("small", 1.0), ("big", 0.4)]

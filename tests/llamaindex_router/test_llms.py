@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.llms import MockLLM
 from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.tools import FunctionTool
 from llama_index_instrumentation.dispatcher import instrument_tags
 
 from llamaindex_router import RouterLLM
@@ -23,6 +27,11 @@ from shared import (
 )
 
 from .conftest import QUESTION, EventRecorder, make_cards, make_router
+
+
+def add(a: int, b: int = 2) -> int:
+    """Add two integers."""
+    return a + b
 
 
 def user(text: str = QUESTION) -> list[ChatMessage]:
@@ -226,3 +235,67 @@ def test_shared_engine(router: RouterLLM) -> None:
     other = RouterLLM(dict(router.llms), engine=engine)
     assert other.engine is engine
     assert other.chat(user(), preference="cost").message.content == "small answer"
+
+
+class _SlowEncoder:
+    """A hashing encoder that takes 0.2 s per call, like a model encoding on the CPU."""
+
+    def __init__(self) -> None:
+        self.inner = HashingEncoder(n_features=64)
+
+    @property
+    def name(self) -> str:
+        return "slow:" + self.inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def encode(self, texts: Any) -> Any:
+        time.sleep(0.2)
+        return self.inner.encode(texts)
+
+
+async def _ticks_during(call: Callable[[], Awaitable[Any]]) -> int:
+    """How often a 10 ms asyncio ticker ran while ``call()`` was awaited."""
+    ticks = 0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    await call()
+    done.set()
+    await task
+    return ticks
+
+
+async def test_async_routing_does_not_block_the_event_loop() -> None:
+    """Async calls route in a worker thread: a concurrent ticker keeps going while encoding."""
+    router = make_router(encoder=_SlowEncoder())
+    tool = FunctionTool.from_defaults(add)
+
+    async def drain_chat() -> None:
+        async for _ in await router.astream_chat(user()):
+            pass
+
+    async def drain_complete() -> None:
+        async for _ in await router.astream_complete(QUESTION):
+            pass
+
+    calls: list[Callable[[], Awaitable[Any]]] = [
+        lambda: router.achat(user()),
+        lambda: router.acomplete(QUESTION),
+        drain_chat,
+        drain_complete,
+        lambda: router.achat_with_tools([tool], user_msg="add 1 and 2"),
+    ]
+    for call in calls:
+        assert await _ticks_during(call) >= 5  # about 20 when not blocked, 0-1 when blocked
+    with router.preference("cost"):  # the scoped preference reaches the worker thread
+        assert (await router.achat(user())).message.content == "small answer"

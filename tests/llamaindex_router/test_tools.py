@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole, ToolCallBlock
@@ -10,7 +12,7 @@ from llama_index.core.tools import FunctionTool
 from llama_index_instrumentation.dispatcher import instrument_tags
 from pydantic import BaseModel
 
-from llamaindex_router import RouterLLM
+from llamaindex_router import FeedbackEventHandler, RouterLLM
 from llamaindex_router.testing import FailingLLM, MockChatLLM, MockToolLLM
 from shared import InvalidParameterError
 
@@ -78,13 +80,53 @@ def test_tool_loop_is_sticky(router: RouterLLM, recorder: EventRecorder) -> None
     second = router.chat_with_tools([TOOL], chat_history=history, preference="cost")
     assert second.message.content == "big answer"
     assert second.additional_kwargs["routing"]["sticky"] is True
-    assert second.additional_kwargs["routing"]["ranking"] == ["big"]
+    assert second.additional_kwargs["routing"]["ranking"] == ["big", "small"]
+    assert second.additional_kwargs["routing"]["propensity"] == 1.0
     events = recorder.of("RoutingDecisionEvent")
     assert [e.sticky for e in events] == [False, True]  # type: ignore[attr-defined]
     # a new user turn is routed afresh
     history += [second.message, ChatMessage(role=MessageRole.USER, content="thanks")]
     third = router.chat(history, preference="cost")
     assert third.additional_kwargs["routing"]["model"] == "small"
+
+
+class BreakableToolLLM(MockToolLLM):
+    """A tool-calling mock that fails before any output once ``broken`` is set."""
+
+    broken: bool = False
+
+    def _response(self, messages: Any, **kwargs: Any) -> Any:
+        if self.broken:
+            raise RuntimeError("owner down")
+        return super()._response(messages, **kwargs)
+
+
+def test_sticky_owner_failure_falls_back_to_the_others(attach: Any) -> None:
+    """When the pinned member fails before output, the next candidate answers and it is recorded."""
+    router = make_router(
+        llms={
+            "big": BreakableToolLLM(model="big", reply="big answer"),
+            "small": MockToolLLM(model="small", reply="small answer"),
+        }
+    )
+    handler = attach(FeedbackEventHandler(router=router))
+    first = router.chat_with_tools([TOOL], user_msg="add 1 and 2", preference="quality")
+    (call,) = router.get_tool_calls_from_response(first)
+    history = [
+        ChatMessage(role=MessageRole.USER, content="add 1 and 2"),
+        first.message,
+        ChatMessage(
+            role=MessageRole.TOOL, content="3", additional_kwargs={"tool_call_id": call.tool_id}
+        ),
+    ]
+    router.llms["big"].broken = True  # type: ignore[attr-defined]
+    second = router.chat_with_tools([TOOL], chat_history=history, preference="quality")
+    routing = second.additional_kwargs["routing"]
+    assert second.message.content == "small answer" and routing["model"] == "small"
+    assert routing["sticky"] is True and routing["propensity"] == 1.0
+    assert routing["fallbacks"] == [{"model": "big", "error": "RuntimeError: owner down"}]
+    record = handler.store.get(routing["decision_id"])
+    assert (record.chosen_model, record.model, record.propensity) == ("big", "small", 1.0)
 
 
 def test_sticky_tools_can_be_disabled() -> None:

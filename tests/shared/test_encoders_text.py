@@ -145,6 +145,26 @@ def test_message_objects_and_role_aliases() -> None:
     assert text == "Q\n\nuser: Hi\nassistant: Yo"
 
 
+def test_framework_role_aliases_render_canonical_roles() -> None:
+    """model/chatbot/ai read as assistant, function as tool, developer as system, any case."""
+    aliased = messages_to_text(
+        [
+            ("Developer", "Be brief."),
+            ("user", "Weather?"),
+            ("model", "Calling the tool."),
+            ("function", "sunny"),
+            ("chatbot", "It is sunny."),
+            ("ai", "Anything else?"),
+            ("user", "No."),
+        ],
+        max_turns=10,
+    )
+    assert aliased == (
+        "No.\n\nsystem: Be brief.\nuser: Weather?\nassistant: Calling the tool.\n"
+        "tool: sunny\nassistant: It is sunny.\nassistant: Anything else?"
+    )
+
+
 def test_no_user_message_renders_context_only() -> None:
     """Without a user message the context alone is returned."""
     assert messages_to_text([("system", "S"), ("assistant", "A")]) == "system: S\nassistant: A"

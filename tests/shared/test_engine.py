@@ -54,6 +54,27 @@ def test_candidates_filter_capabilities_and_context() -> None:
         engine.candidates(allowed=["nope"])
 
 
+def test_route_sticky_pins_owner_with_propensity_one_and_fallbacks() -> None:
+    """A sticky turn is the owner with propensity 1.0, then the others in normal-route order."""
+    engine = _engine()
+    normal = engine.route("hello", {"cost": 1.0})
+    decision, sticky = engine.route_sticky("hello", "big", {"cost": 1.0}, decision_id="d1")
+    assert sticky and decision.model == "big" and decision.propensity == 1.0
+    assert decision.decision_id == "d1"
+    assert decision.ranking == ("big", *(m for m in normal.ranking if m != "big"))
+    alone, _ = engine.route_sticky("hello", "big", {"cost": 1.0}, fallback=False)
+    assert alone.ranking == ("big",)
+
+
+def test_route_sticky_routes_normally_when_owner_cannot_serve() -> None:
+    """An owner excluded by capabilities gives a normal, non-sticky decision."""
+    engine = _engine()
+    decision, sticky = engine.route_sticky("hello", "notools", {"cost": 1.0}, needs_tools=True)
+    assert not sticky and decision.model == "small" and "notools" not in decision.ranking
+    with pytest.raises(UnknownModelError):
+        engine.route_sticky("hello", "nope")
+
+
 def test_online_learning_changes_decisions() -> None:
     """Ratings move the router: a cheap model rated perfect on a topic wins that topic."""
     engine = _engine()

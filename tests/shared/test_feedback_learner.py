@@ -151,6 +151,25 @@ def test_learn_initializes_and_updates(store: FeedbackStore) -> None:
     assert router.count_.tolist() == [1, 1] and learner.n_learned_ == 2
 
 
+def test_fallback_answer_is_learned_with_propensity_one(store: FeedbackStore) -> None:
+    """A rating of a fallback's answer updates the answering model with propensity 1.0."""
+    router = MeanRouter()
+    learner = OnlineLearner(router, ENC, store=store)
+    store.record_outcome("d1", model="big")  # "small" was chosen (propensity 0.5), "big" answered
+    learner.rate("d1", 0.25)
+    learner.rate("d3", 1.0)  # answered by the chosen model: logged propensity kept
+    assert [(c["model"], c["propensity"]) for c in router.calls_] == [("big", 1.0), ("small", 0.5)]
+
+
+def test_retrain_leaves_fallback_answers_out(store: FeedbackStore) -> None:
+    """Batch retraining sees only outcomes drawn with their logged propensity."""
+    store.record_outcome("d1", model="big")
+    for key in ("d0", "d1", "d2"):
+        store.rate(key, 1.0)
+    fresh = OnlineLearner(BanditMeanRouter(), ENC, store=store).retrain()
+    assert fresh.fit_args_["n"] == 2  # type: ignore[attr-defined]
+
+
 def test_learn_rejects_unusable_records(store: FeedbackStore) -> None:
     """Unrated records, prompt-less records and offline-only routers raise FeedbackError."""
     learner = OnlineLearner(MeanRouter(), ENC)

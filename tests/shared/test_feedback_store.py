@@ -213,15 +213,29 @@ def test_export_bandit_log_round_trip(store: FeedbackStore) -> None:
     store.record_outcome("d1", model="big")
     for key, score in (("d0", 0.25), ("d1", 1.0), ("d2", 0.5)):
         store.rate(key, score)
-    log = store.export_bandit_log()
+    log = store.export_bandit_log(include_fallbacks=True)
     assert isinstance(log, BanditLog)
     assert log.prompts == ("a", "b") and log.decision_ids == ("d0", "d1")
     assert log.chosen == ("big", "big") and log.models == MODELS
     assert log.quality.tolist() == [0.25, 1.0]
-    assert log.propensity.tolist() == [0.5, 0.8]
+    assert log.propensity.tolist() == [0.5, 1.0]  # d1 was answered by a fallback
     assert log.cost[0] == 0.03 and math.isnan(log.cost[1])
     assert fill_missing_costs(log).tolist() == [0.03, 0.03]
     np.testing.assert_allclose(log.preferences, [[0.75, 0.25, 0.0]] * 2)
+
+
+def test_export_bandit_log_leaves_fallback_answers_out(store: FeedbackStore) -> None:
+    """By default a decision answered by a fallback is not in the bandit log."""
+    store.record_decision(make_decision(0, model="big", propensity=0.5), prompt="a")
+    store.record_decision(make_decision(1, propensity=0.5), prompt="b")
+    store.record_outcome("d1", model="big")  # "small" was chosen, "big" answered
+    for key in ("d0", "d1"):
+        store.rate(key, 1.0)
+    record = store.get("d1")
+    assert record.answered_by_fallback and record.learning_propensity == 1.0
+    assert not store.get("d0").answered_by_fallback and store.get("d0").learning_propensity == 0.5
+    log = store.export_bandit_log()
+    assert log.decision_ids == ("d0",) and log.propensity.tolist() == [0.5]
 
 
 def test_export_table_long_layout(store: FeedbackStore) -> None:
