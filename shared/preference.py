@@ -13,7 +13,7 @@ of this pool", which reads the same on any pool. ``Preference.balanced()`` is th
 Examples:
     >>> from shared import Preference
     >>> Preference(quality=3, cost=1)
-    Preference(quality=0.75, cost=0.25, latency=0.0)
+    Preference(quality=0.75, cost=0.25, latency=0)
     >>> Preference.from_cost_weight(0.2).cost
     0.2
     >>> Preference.coerce({"cost": 0.5}).quality

@@ -1,0 +1,403 @@
+"""Linear contextual bandits that serve any preference: LinUCB, linear Thompson sampling, epsilon-greedy.
+
+Each model (arm) gets a disjoint ridge regression on ``[x ; 1]`` with two targets sharing one design
+matrix: quality and USD cost. Because quality and cost are modelled separately, one fitted bandit
+serves every preference: the utility is scalarized at decision time,
+``u_k = w_q * q_k(x) - w_c * c_k(x) / tau``, and exploration acts on that utility:
+
+* :class:`LinUCBRouter` adds ``exploration_weight * (w_q + w_c) * sqrt(x' A_k^-1 x)`` (optimism);
+* :class:`LinearThompsonRouter` samples ``u_k`` from its Gaussian posterior, and reports the
+  Monte-Carlo probability of each arm being the best (the logged propensity);
+* :class:`EpsilonGreedyRouter` takes the best mean with probability ``1 - epsilon``, else a uniform arm.
+
+Learning is the direct method (regression on the observed outcome): unbiased without importance
+weights, so logged propensities are accepted but not used. Updates are Sherman-Morrison rank-one
+updates of ``A_k^-1``. Greedy routing (``explore=False``) uses the posterior means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .._base import BaseRouter, RouteScores, calibrate_scale, scalarize
+from .._validation import Constraint, Interval
+from ..exceptions import DataError, UnknownModelError
+from ..preference import Preference, PreferenceLike
+from ._logs import CostHistory, check_bandit_log, check_models, check_table
+
+FloatArray = NDArray[np.float64]
+
+__all__ = ["EpsilonGreedyRouter", "LinUCBRouter", "LinearThompsonRouter"]
+
+
+def _with_intercept(X: FloatArray) -> FloatArray:
+    return np.hstack([X, np.ones((X.shape[0], 1))])
+
+
+class _LinearArmsRouter(BaseRouter):
+    """Per-arm ridge on ``[x ; 1]`` for quality and cost; subclasses choose the exploration."""
+
+    supports_online_update: ClassVar[bool] = True
+
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "alpha": [Interval(float, 0.0, None, closed="neither")],
+        "cost_scale": [Interval(float, 0.0, None, closed="neither"), None],
+        "cost_quantile": [Interval(float, 0.0, 1.0, closed="right")],
+        "random_state": ["random_state"],
+    }
+
+    alpha: float
+    cost_scale: float | None
+    cost_quantile: float
+    random_state: int | None
+
+    # ------------------------------------------------------------------ state
+    def _setup(self, models: list[str], n_features: int, costs: FloatArray | None) -> None:
+        self._validate_params()
+        self.rng_ = np.random.default_rng(self.random_state)
+        self.models_ = models
+        self.n_features_in_ = n_features
+        K, p = len(models), n_features + 1
+        self.A_inv_ = np.tile(np.eye(p) / self.alpha, (K, 1, 1))
+        self.b_quality_ = np.zeros((K, p))
+        self.b_cost_ = np.zeros((K, p))
+        self.counts_ = np.zeros(K, dtype=np.int64)
+        self.theta_quality_ = np.zeros((K, p))
+        self.theta_cost_ = np.zeros((K, p))
+        self.cost_history_ = CostHistory(costs)
+        self.tau_online_ = self.cost_scale is None and costs is None
+        self._refresh_scale()
+        if self.cost_scale is None and costs is not None:
+            # every training cost, not only the bounded online history
+            self.cost_scale_ = calibrate_scale(costs, self.cost_quantile)
+
+    def _refresh_scale(self) -> None:
+        if self.cost_scale is not None:
+            self.cost_scale_ = float(self.cost_scale)
+        else:
+            self.cost_scale_ = self.cost_history_.scale(self.cost_quantile)
+
+    def _fit_arm(self, k: int, X1: FloatArray, q: FloatArray, c: FloatArray) -> None:
+        p = X1.shape[1]
+        A = self.alpha * np.eye(p) + X1.T @ X1
+        self.A_inv_[k] = np.linalg.inv(A)
+        self.b_quality_[k] = X1.T @ q
+        self.b_cost_[k] = X1.T @ c
+        self.counts_[k] = X1.shape[0]
+        self._solve(k)
+
+    def _solve(self, k: int) -> None:
+        self.theta_quality_[k] = self.A_inv_[k] @ self.b_quality_[k]
+        self.theta_cost_[k] = self.A_inv_[k] @ self.b_cost_[k]
+
+    def initialize(self, models: Sequence[str], n_features: int) -> Self:
+        """Start from nothing (every prediction 0) so that :meth:`update` can learn online."""
+        names = check_models(models, type(self).__name__)
+        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
+            raise DataError(f"n_features must be a positive int, got {n_features!r}.")
+        self._setup(names, n_features, None)
+        return self
+
+    # ------------------------------------------------------------------ learning
+    def fit(
+        self, X: ArrayLike, quality: ArrayLike, cost: ArrayLike, *, models: Sequence[str]
+    ) -> Self:
+        """Fit every arm on its observed cells of a full table (NaN cells are skipped)."""
+        Xc, Q, C, names = check_table(X, quality, cost, models, type(self).__name__)
+        self._setup(names, Xc.shape[1], C[np.isfinite(C)])
+        X1 = _with_intercept(Xc)
+        for k in range(len(names)):
+            rows = np.isfinite(Q[:, k])
+            self._fit_arm(k, X1[rows], Q[rows, k], C[rows, k])
+        return self
+
+    def fit_bandit(
+        self,
+        X: ArrayLike,
+        chosen: Sequence[str],
+        quality: ArrayLike,
+        cost: ArrayLike,
+        propensity: ArrayLike,
+        *,
+        models: Sequence[str],
+        preferences: ArrayLike | None = None,
+    ) -> Self:
+        """Fit from a bandit log: each arm regresses on the rows where it was chosen.
+
+        ``propensity`` is validated but unused (direct method); ``preferences`` are unused since
+        quality and cost are modelled separately.
+        """
+        log = check_bandit_log(
+            X, chosen, quality, cost, propensity, models, preferences, type(self).__name__
+        )
+        self._setup(log.models, log.X.shape[1], log.cost)
+        X1 = _with_intercept(log.X)
+        for k in range(len(log.models)):
+            rows = log.arms == k
+            self._fit_arm(k, X1[rows], log.quality[rows], log.cost[rows])
+        return self
+
+    def update(
+        self,
+        x: ArrayLike,
+        model: str,
+        quality: float,
+        cost: float | None = None,
+        *,
+        propensity: float = 1.0,
+        preference: PreferenceLike | None = None,
+    ) -> Self:
+        """Add one observed outcome to ``model``'s regression (Sherman-Morrison update).
+
+        An unknown ``cost`` leaves the cost estimate where it is (the current prediction is used
+        as the target).
+        """
+        xc = self._check_X(x, allow_1d=True)
+        if xc.shape[0] != 1:
+            raise DataError("update takes one prompt embedding; use fit_bandit for a batch.")
+        if model not in self.models_:
+            raise UnknownModelError(model, self.models_)
+        q = float(quality)
+        if not (np.isfinite(q) and 0.0 <= q <= 1.0):
+            raise DataError(f"quality must be in [0, 1], got {quality!r}.")
+        if cost is not None and not (np.isfinite(cost) and cost >= 0):
+            raise DataError(f"cost must be >= 0, got {cost!r}.")
+        k = self.models_.index(model)
+        x1 = _with_intercept(xc)[0]
+        if cost is None:
+            c = float(x1 @ self.theta_cost_[k])
+        else:
+            c = float(cost)
+            self.cost_history_.add(c)
+            if self.tau_online_:
+                self._refresh_scale()
+        Ax = self.A_inv_[k] @ x1
+        self.A_inv_[k] -= np.outer(Ax, Ax) / (1.0 + x1 @ Ax)
+        self.b_quality_[k] += q * x1
+        self.b_cost_[k] += c * x1
+        self.counts_[k] += 1
+        self._solve(k)
+        return self
+
+    # ------------------------------------------------------------------ routing
+    def _predict(self, X: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Predicted quality, cost and the ridge width ``sqrt(x' A^-1 x)``, each ``(n, K)``."""
+        X1 = _with_intercept(X)
+        quality = X1 @ self.theta_quality_.T
+        cost = np.maximum(X1 @ self.theta_cost_.T, 0.0)
+        width = np.sqrt(np.maximum(np.einsum("ni,kij,nj->nk", X1, self.A_inv_, X1), 0.0))
+        return quality, cost, width
+
+    def _route_scores(self, X: FloatArray, preference: Preference, explore: bool) -> RouteScores:
+        quality, cost, width = self._predict(X)
+        mean = scalarize(preference, quality, cost, self.cost_scale_)
+        if explore:
+            return self._explore(
+                mean, width * (preference.quality + preference.cost), quality, cost
+            )
+        return RouteScores(utility=mean, quality=quality, cost=cost)
+
+    def _explore(
+        self, mean: FloatArray, width: FloatArray, quality: FloatArray, cost: FloatArray
+    ) -> RouteScores:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
+        meta = {
+            "models": list(self.models_),
+            "n_features": self.n_features_in_,
+            "cost_scale": self.cost_scale_,
+            "tau_online": self.tau_online_,
+            "rng_state": self._rng().bit_generator.state,
+        }
+        arrays: dict[str, NDArray[Any]] = {
+            "A_inv": self.A_inv_,
+            "b_quality": self.b_quality_,
+            "b_cost": self.b_cost_,
+            "counts": self.counts_,
+            "cost_history": self.cost_history_.values,
+        }
+        return meta, arrays
+
+    def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
+        self.models_ = [str(m) for m in meta["models"]]
+        self.n_features_in_ = int(meta["n_features"])
+        self.cost_scale_ = float(meta["cost_scale"])
+        self.tau_online_ = bool(meta["tau_online"])
+        self.A_inv_ = np.array(arrays["A_inv"], dtype=np.float64)
+        self.b_quality_ = np.array(arrays["b_quality"], dtype=np.float64)
+        self.b_cost_ = np.array(arrays["b_cost"], dtype=np.float64)
+        self.counts_ = np.array(arrays["counts"], dtype=np.int64)
+        self.cost_history_ = CostHistory(arrays["cost_history"])
+        K, p = len(self.models_), self.n_features_in_ + 1
+        if self.A_inv_.shape != (K, p, p) or self.b_quality_.shape != (K, p):
+            raise ValueError("saved bandit arrays do not match its models and n_features")
+        self.theta_quality_ = np.zeros((K, p))
+        self.theta_cost_ = np.zeros((K, p))
+        for k in range(K):
+            self._solve(k)
+        self.rng_ = np.random.default_rng(self.random_state)
+        if "rng_state" in meta:
+            self.rng_.bit_generator.state = dict(meta["rng_state"])
+
+
+class LinUCBRouter(_LinearArmsRouter):
+    """Disjoint LinUCB over quality and cost, scalarized by the caller's preference.
+
+    Args:
+        alpha: ridge penalty (prior precision) of each arm's regression.
+        exploration_weight: UCB multiplier of the ridge width ``sqrt(x' A_k^-1 x)``.
+        cost_scale: cost unit ``tau``; ``None`` calibrates it from training costs.
+        cost_quantile: quantile of the training costs used as ``tau``.
+        random_state: unused by the deterministic UCB rule; kept for a uniform API.
+
+    Examples:
+        >>> import numpy as np
+        >>> from shared import LinUCBRouter
+        >>> X = np.eye(4); Q = np.array([[1, 0], [1, 0], [0, 1], [0, 1]]); C = np.ones((4, 2))
+        >>> router = LinUCBRouter(alpha=0.1).fit(X, Q, C, models=["a", "b"])
+        >>> router.predict(X).tolist()
+        ['a', 'a', 'b', 'b']
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **_LinearArmsRouter._parameter_constraints,
+        "exploration_weight": [Interval(float, 0.0, None)],
+    }
+
+    def __init__(
+        self,
+        *,
+        alpha: float = 1.0,
+        exploration_weight: float = 0.5,
+        cost_scale: float | None = None,
+        cost_quantile: float = 0.95,
+        random_state: int | None = None,
+    ) -> None:
+        self.alpha = alpha
+        self.exploration_weight = exploration_weight
+        self.cost_scale = cost_scale
+        self.cost_quantile = cost_quantile
+        self.random_state = random_state
+
+    def _explore(
+        self, mean: FloatArray, width: FloatArray, quality: FloatArray, cost: FloatArray
+    ) -> RouteScores:
+        ucb = mean + self.exploration_weight * width
+        return RouteScores(utility=ucb, quality=quality, cost=cost)
+
+
+class LinearThompsonRouter(_LinearArmsRouter):
+    """Linear Thompson sampling on the scalarized utility, with Monte-Carlo propensities.
+
+    With ``explore=True`` the routing distribution is the share of ``n_samples`` posterior draws
+    ``u_k ~ N(mean_k, (posterior_scale * width_k)^2)`` in which each arm is best; sampling a model from
+    it is Thompson sampling, and its probability is the logged propensity.
+
+    Args:
+        alpha: ridge penalty (prior precision) of each arm's regression.
+        posterior_scale: noise scale ``v`` of the Gaussian posterior.
+        n_samples: posterior draws used to estimate the routing distribution.
+        cost_scale: cost unit ``tau``; ``None`` calibrates it from training costs.
+        cost_quantile: quantile of the training costs used as ``tau``.
+        random_state: seed of the posterior draws and the sampled choices.
+
+    Examples:
+        >>> import numpy as np
+        >>> from shared import LinearThompsonRouter
+        >>> X = np.eye(4); Q = np.array([[1, 0], [1, 0], [0, 1], [0, 1]]); C = np.ones((4, 2))
+        >>> router = LinearThompsonRouter(random_state=0).fit(X, Q, C, models=["a", "b"])
+        >>> router.decide(X[0]).propensity <= 1.0
+        True
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **_LinearArmsRouter._parameter_constraints,
+        "posterior_scale": [Interval(float, 0.0, None)],
+        "n_samples": [Interval(int, 1, None)],
+    }
+
+    def __init__(
+        self,
+        *,
+        alpha: float = 1.0,
+        posterior_scale: float = 0.25,
+        n_samples: int = 256,
+        cost_scale: float | None = None,
+        cost_quantile: float = 0.95,
+        random_state: int | None = None,
+    ) -> None:
+        self.alpha = alpha
+        self.posterior_scale = posterior_scale
+        self.n_samples = n_samples
+        self.cost_scale = cost_scale
+        self.cost_quantile = cost_quantile
+        self.random_state = random_state
+
+    def _explore(
+        self, mean: FloatArray, width: FloatArray, quality: FloatArray, cost: FloatArray
+    ) -> RouteScores:
+        n, K = mean.shape
+        noise = self._rng().standard_normal((n, self.n_samples, K))
+        draws = mean[:, None, :] + self.posterior_scale * width[:, None, :] * noise
+        best = np.argmax(draws, axis=2)
+        probs = np.zeros((n, K))
+        np.add.at(probs, (np.repeat(np.arange(n), self.n_samples), best.ravel()), 1.0)
+        probs /= self.n_samples
+        return RouteScores(utility=mean, probabilities=probs, quality=quality, cost=cost)
+
+
+class EpsilonGreedyRouter(_LinearArmsRouter):
+    """Greedy on per-arm linear predictions, a uniform arm with probability ``epsilon``.
+
+    Args:
+        alpha: ridge penalty (prior precision) of each arm's regression.
+        epsilon: exploration probability; the logged propensity is
+            ``1 - epsilon + epsilon / K`` for the greedy arm and ``epsilon / K`` otherwise.
+        cost_scale: cost unit ``tau``; ``None`` calibrates it from training costs.
+        cost_quantile: quantile of the training costs used as ``tau``.
+        random_state: seed of the exploration draws.
+
+    Examples:
+        >>> import numpy as np
+        >>> from shared import EpsilonGreedyRouter
+        >>> X = np.eye(4); Q = np.array([[1, 0], [1, 0], [0, 1], [0, 1]]); C = np.ones((4, 2))
+        >>> router = EpsilonGreedyRouter(epsilon=0.2, random_state=0)
+        >>> router.fit(X, Q, C, models=["a", "b"]).predict(X).tolist()
+        ['a', 'a', 'b', 'b']
+        >>> router.decide(X[0]).propensity in {0.9, 0.1}
+        True
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **_LinearArmsRouter._parameter_constraints,
+        "epsilon": [Interval(float, 0.0, 1.0)],
+    }
+
+    def __init__(
+        self,
+        *,
+        alpha: float = 1.0,
+        epsilon: float = 0.1,
+        cost_scale: float | None = None,
+        cost_quantile: float = 0.95,
+        random_state: int | None = None,
+    ) -> None:
+        self.alpha = alpha
+        self.epsilon = epsilon
+        self.cost_scale = cost_scale
+        self.cost_quantile = cost_quantile
+        self.random_state = random_state
+
+    def _explore(
+        self, mean: FloatArray, width: FloatArray, quality: FloatArray, cost: FloatArray
+    ) -> RouteScores:
+        n, K = mean.shape
+        probs = np.full((n, K), self.epsilon / K)
+        probs[np.arange(n), np.argmax(mean, axis=1)] += 1.0 - self.epsilon
+        return RouteScores(utility=mean, probabilities=probs, quality=quality, cost=cost)
