@@ -1,0 +1,306 @@
+"""``prefroute evaluate``: fit routers on a routing table's train split, report on its test split.
+
+Examples:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="prefroute")
+    >>> register(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["evaluate", "--data", "table", "--routers", "ridge,knn"])
+    >>> args.routers, args.encoder, args.feedback
+    ('ridge,knn', 'minilm', 'full')
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .._base import BaseRouter
+from ..exceptions import DataError, InvalidParameterError
+from ..tables import RoutingTable, read_routerbench_csv, read_table
+
+__all__ = ["ROUTER_FACTORIES", "build_router", "expert_labels", "load_any_table", "register", "run"]
+
+FloatArray = NDArray[np.float64]
+
+#: Extra ``--routers`` names: ``name -> factory(seed, feedback) -> unfitted router``, consulted
+#: before the built-in names (``feedback`` is ``"full"`` or ``"bandit"``).
+ROUTER_FACTORIES: dict[str, Callable[[int, str], BaseRouter]] = {}
+
+_SPECS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    # name: (class, full-information kwargs, extra kwargs under bandit feedback)
+    "ridge": (
+        "RidgeRouter",
+        {"alpha": "cv"},
+        {"alpha": 1.0, "exploration": "ucb", "solver": "sherman_morrison"},
+    ),
+    "ridge-ref": ("RidgeRouter", {"alpha": 1.0, "penalize_intercept": True}, {}),
+    "knn": ("KNNRouter", {"k": 40}, {}),
+    "knn-ref": ("ReferenceKNNRouter", {"k": 40}, {}),
+    "mlp": ("MLPRouter", {"random_state": "<seed>"}, {}),
+    "barp": ("BaRPRouter", {"random_state": "<seed>"}, {}),
+    "linucb": ("LinUCBRouter", {"random_state": "<seed>"}, {}),
+    "thompson": ("LinearThompsonRouter", {"random_state": "<seed>"}, {}),
+    "egreedy": ("EpsilonGreedyRouter", {"random_state": "<seed>"}, {}),
+    "random": ("RandomRouter", {"random_state": "<seed>"}, {}),
+    "experts": ("DomainExpertRouter", {}, {}),
+}
+
+#: Routers that need the full table (their labels come from every model's outcome).
+_FULL_ONLY = frozenset({"experts"})
+
+
+def _router_class(name: str) -> type[BaseRouter]:
+    if name == "ReferenceKNNRouter":
+        from ..evaluation import ReferenceKNNRouter
+
+        return ReferenceKNNRouter
+    from .. import routers
+
+    try:
+        cls = routers.router_class(name)
+    except (ImportError, AttributeError) as err:
+        raise InvalidParameterError(f"Router class {name} is not available: {err}") from None
+    if cls is None:
+        raise InvalidParameterError(f"Router class {name} is not available.")
+    return cls
+
+
+def build_router(name: str, *, seed: int = 0, feedback: str = "full") -> BaseRouter:
+    """A fresh router for a ``--routers`` name (``ROUTER_FACTORIES`` first, then the built-ins).
+
+    Raises:
+        InvalidParameterError: unknown name, or its class is not available.
+    """
+    if name in ROUTER_FACTORIES:
+        return ROUTER_FACTORIES[name](seed, feedback)
+    if name not in _SPECS:
+        known = sorted({*_SPECS, *ROUTER_FACTORIES})
+        raise InvalidParameterError(f"Unknown router {name!r}; available routers are {known}.")
+    cls_name, kwargs, bandit_kwargs = _SPECS[name]
+    params = {**kwargs, **(bandit_kwargs if feedback == "bandit" else {})}
+    params = {k: seed if v == "<seed>" else v for k, v in params.items()}
+    return _router_class(cls_name)(**params)
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def load_any_table(path: str, on_duplicate: str = "error") -> RoutingTable:
+    """A long-layout directory (``prompts.jsonl``) or RouterBench wide CSV file/directory."""
+    p = Path(path)
+    if (p / "prompts.jsonl").is_file():
+        return read_table(p, on_duplicate=on_duplicate)  # type: ignore[arg-type]
+    if p.suffix == ".csv" or (p.is_dir() and any(p.glob("*.csv"))):
+        return read_routerbench_csv(p, on_duplicate=on_duplicate)  # type: ignore[arg-type]
+    raise DataError(f"{path} is neither a routing table directory nor a RouterBench CSV.")
+
+
+def _embed(table: RoutingTable, encoder_name: str, cache_dir: str | None) -> FloatArray:
+    from ..encoders import HashingEncoder, cached_embeddings, default_encoder
+
+    encoder = HashingEncoder() if encoder_name == "hashing" else default_encoder()
+    _progress(f"embedding {table.n_prompts} prompts with {encoder.name} (disk-cached)")
+    X = cached_embeddings(list(table.prompts), encoder, cache_dir=cache_dir, progress=True)
+    return np.asarray(X, dtype=np.float64)
+
+
+def expert_labels(t: RoutingTable) -> list[str]:
+    """Each prompt's domain expert: the model with the best mean quality on its task (cheapest
+    mean cost among ties); per prompt (best quality, cheapest) when the table has no tasks."""
+    with np.errstate(invalid="ignore"):
+        q_mean = np.nanmean(t.quality, axis=0)
+    if not any(t.tasks):
+        best = np.where(np.isnan(t.quality), -1.0, t.quality)
+        cost = np.where(np.isnan(t.cost), np.inf, t.cost)
+        top = best >= best.max(axis=1, keepdims=True)
+        return [
+            t.models[int(np.argmin(np.where(top[i], cost[i], np.inf)))] for i in range(len(best))
+        ]
+    labels: dict[str, str] = {}
+    tasks = np.array(t.tasks, dtype=object)
+    for task in sorted(set(t.tasks)):
+        rows = tasks == task
+        with np.errstate(invalid="ignore"):
+            q = np.nanmean(t.quality[rows], axis=0)
+            c = np.nanmean(t.cost[rows], axis=0)
+        q = np.where(np.isnan(q), q_mean, q)
+        top = np.flatnonzero(q >= np.nanmax(q))
+        labels[task] = t.models[int(top[np.argmin(np.nan_to_num(c[top], nan=np.inf))])]
+    return [labels[task] for task in t.tasks]
+
+
+def _fit_full(router: BaseRouter, X: FloatArray, t: RoutingTable) -> BaseRouter:
+    fit = getattr(router, "fit")  # noqa: B009 - every router class defines its own fit
+    if type(router).__name__ == "DomainExpertRouter":
+        fit(X, expert_labels(t), experts=list(t.models))
+    else:
+        fit(X, t.quality, t.cost, models=list(t.models))
+    return router
+
+
+def _train_bandit(
+    name: str,
+    X: FloatArray,
+    train: RoutingTable,
+    test: tuple[FloatArray, FloatArray, FloatArray],
+    seed: int,
+) -> tuple[BaseRouter, list[tuple[float, float]], str]:
+    """Train router ``name`` from partial feedback; returns (router, learning curve, mode)."""
+    from ..evaluation import bandit_log_from_table, router_aiq, simulate_bandit
+
+    router = build_router(name, seed=seed, feedback="bandit")
+    models = list(train.models)
+    fractions = (0.1, 0.25, 0.5, 1.0)
+    if getattr(router, "supports_online_update", False) and (
+        router.is_fitted or hasattr(router, "initialize")
+    ):
+
+        def report(frac: float, _r: BaseRouter, value: float | None) -> None:
+            _progress(f"  {name}: {frac:.0%} of the stream, test AIQ {value:.4f}")
+
+        sim = simulate_bandit(
+            router, X, train.quality, train.cost, models, seed=seed, checkpoints=fractions,
+            on_checkpoint=report, test=test,
+        )  # fmt: skip
+        return router, [(f, float(v)) for f, v in sim.curve if v is not None], "bandit (online)"
+    log = bandit_log_from_table(train, seed=seed)
+    order = np.random.default_rng(seed).permutation(len(log))
+    curve: list[tuple[float, float]] = []
+    mode = "bandit (off-policy log)" if hasattr(router, "fit_bandit") else "bandit (partial table)"
+    for frac in fractions:
+        rows = order[: max(1, round(frac * len(log)))]
+        router = build_router(name, seed=seed, feedback="bandit")
+        if hasattr(router, "fit_bandit"):
+            router.fit_bandit(
+                X[rows], [log.chosen[i] for i in rows], log.quality[rows], log.cost[rows],
+                log.propensity[rows], models=models,
+            )  # fmt: skip
+        else:
+            Q = np.full((rows.size, len(models)), np.nan)
+            C = np.full_like(Q, np.nan)
+            cols = [models.index(log.chosen[i]) for i in rows]
+            Q[np.arange(rows.size), cols] = log.quality[rows]
+            C[np.arange(rows.size), cols] = log.cost[rows]
+            getattr(router, "fit")(X[rows], Q, C, models=models)  # noqa: B009
+        value = router_aiq(router, *test, models)
+        _progress(f"  {name}: {frac:.0%} of the log, test AIQ {value:.4f}")
+        curve.append((frac, value))
+    return router, curve, mode
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``prefroute evaluate``."""
+    from ..evaluation import evaluate_routers, plot_learning_curves, plot_pareto
+
+    names = [n.strip() for n in args.routers.split(",") if n.strip()]
+    if not names:
+        raise InvalidParameterError("--routers needs at least one router name.")
+    for n in names:
+        if n not in _SPECS and n not in ROUTER_FACTORIES:
+            build_router(n)  # raises the helpful unknown-router error
+    t0 = time.perf_counter()
+    _progress(f"loading {args.data}")
+    table = load_any_table(args.data, args.on_duplicate)
+    X = _embed(table, args.encoder, args.cache_dir)
+    train_mask = np.array([s == "train" for s in table.splits])
+    test_mask = np.array([s == "test" for s in table.splits]) & table.observed.all(axis=1)
+    if not train_mask.any() or not test_mask.any():
+        raise DataError("The table needs train prompts and test prompts with every model observed.")
+    train = table.subset(train_mask)
+    if args.max_train is not None and args.max_train < train.n_prompts:
+        keep = np.random.default_rng(args.seed).permutation(train.n_prompts)[: args.max_train]
+        train_idx = np.flatnonzero(train_mask)[np.sort(keep)]
+        train = table.subset(train_idx)
+        train_mask = np.zeros_like(train_mask)
+        train_mask[train_idx] = True
+    X_train, X_test = X[train_mask], X[test_mask]
+    test = (X_test, table.quality[test_mask], table.cost[test_mask])
+    models = list(table.models)
+    fitted: dict[str, BaseRouter] = {}
+    curves: dict[str, list[tuple[float, float]]] = {}
+    info: dict[str, dict[str, Any]] = {}
+    for name in names:
+        if args.feedback == "bandit" and name in _FULL_ONLY:
+            _progress(
+                f"{name} learns from labels of the full table: trained on full information only"
+            )
+        elif args.feedback == "bandit":
+            start = time.perf_counter()
+            _progress(f"training {name} from bandit feedback on {train.n_prompts} prompts")
+            router, curve, mode = _train_bandit(name, X_train, train, test, args.seed)
+            label = f"{name} (bandit)"
+            fitted[label], curves[label] = router, curve
+            info[label] = {"feedback": mode, "fit_seconds": round(time.perf_counter() - start, 3)}
+        start = time.perf_counter()
+        _progress(f"fitting {name} on {train.n_prompts} prompts (full information)")
+        label = f"{name} (full)" if args.feedback == "bandit" else name
+        fitted[label] = _fit_full(build_router(name, seed=args.seed), X_train, train)
+        info[label] = {"feedback": "full", "fit_seconds": round(time.perf_counter() - start, 3)}
+    _progress("sweeping preferences on the test split")
+    report = evaluate_routers(
+        fitted, *test, models, dataset=table.name, learning_curves=curves, info=info,
+        meta={"encoder": args.encoder, "feedback": args.feedback, "seed": args.seed,
+              "n_train": train.n_prompts, "seconds": round(time.perf_counter() - t0, 2)},
+    )  # fmt: skip
+    print(report.format_table())
+    if args.json:
+        Path(args.json).write_text(report.to_json() + "\n", encoding="utf-8")
+        _progress(f"wrote {args.json}")
+    if args.plot:
+        plot_pareto(report, args.plot)
+        _progress(f"wrote {args.plot}")
+        if curves:
+            out = Path(args.plot)
+            curve_path = out.with_name(f"{out.stem}-learning{out.suffix}")
+            plot_learning_curves(report, curve_path)
+            _progress(f"wrote {curve_path}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``evaluate`` sub-command."""
+    p = subparsers.add_parser(
+        "evaluate",
+        help="fit routers on a routing table and report cost/quality metrics",
+        description="Fit routers on the train split of a routing table (long layout directory or "
+        "RouterBench wide CSV), sweep preferences on the test split and report AIQ, Q@Cbest, "
+        "C@Qbest and gap closed (see docs/evaluation.md).",
+    )
+    p.add_argument("--data", required=True, help="routing table directory or RouterBench CSV")
+    p.add_argument(
+        "--routers",
+        default="ridge,knn",
+        help=f"comma-separated router names among {sorted(_SPECS)} (default: ridge,knn)",
+    )
+    p.add_argument("--encoder", choices=("minilm", "hashing"), default="minilm")
+    p.add_argument(
+        "--feedback",
+        choices=("full", "bandit"),
+        default="full",
+        help="'bandit': train from the chosen model's outcome only, with learning curves, "
+        "beside the same router trained on full information",
+    )
+    p.add_argument("--json", metavar="OUT", help="write the report as JSON")
+    p.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        help="write the Pareto plot (and OUT-learning.png in bandit mode)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--on-duplicate",
+        choices=("error", "keep", "first", "drop"),
+        default="error",
+        help="policy for prompt ids listed twice in the table (default: error)",
+    )
+    p.add_argument("--max-train", type=int, default=None, help="subsample the train split")
+    p.add_argument("--cache-dir", default=None, help="embedding cache folder")
+    p.set_defaults(func=run)

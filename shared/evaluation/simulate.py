@@ -1,0 +1,269 @@
+"""Bandit feedback on a full table: reveal only the outcome of the model that was chosen.
+
+* :func:`simulate_bandit` streams training prompts through a router (``decide`` with exploration,
+  then ``update`` with the chosen model's quality, cost and propensity) and measures the test AIQ at
+  checkpoints of the stream: the learning curve of ``docs/evaluation.md``.
+* :func:`bandit_log_from_table` builds an off-policy log (one chosen model per prompt with its
+  propensity) from a uniform-random or given logging policy, for routers with ``fit_bandit``.
+
+Examples:
+    >>> import numpy as np
+    >>> from shared.tables import table_from_arrays
+    >>> t = table_from_arrays([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[0.1, 0.2]] * 3, ["a", "b"])
+    >>> log = bandit_log_from_table(t, seed=0)
+    >>> len(log), log.propensity.tolist()
+    (3, [0.5, 0.5, 0.5])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .._base import BaseRouter
+from ..exceptions import DataError, InvalidParameterError
+from ..preference import Preference, PreferenceLike
+from ..tables import RoutingTable
+from .report import router_aiq
+
+__all__ = [
+    "BanditLog",
+    "BanditSimulation",
+    "bandit_log_from_table",
+    "default_preference_sampler",
+    "simulate_bandit",
+]
+
+FloatArray = NDArray[np.float64]
+
+
+def default_preference_sampler(rng: np.random.Generator) -> Preference:
+    """A price of quality drawn log-uniformly in [0.01, 100] (``Preference.from_price``)."""
+    return Preference.from_price(float(10.0 ** rng.uniform(-2.0, 2.0)))
+
+
+@dataclass(frozen=True)
+class BanditLog:
+    """One revealed outcome per logged prompt.
+
+    Attributes:
+        rows: index of each logged prompt in the source table / embedding matrix.
+        chosen: the model chosen for each row.
+        quality: its revealed quality.
+        cost: its revealed cost.
+        propensity: probability with which the logging policy chose it.
+        preferences: ``(n, 3)`` (quality, cost, latency) weights in force, or ``None``.
+        models: the model names of the pool.
+    """
+
+    rows: NDArray[np.intp]
+    chosen: tuple[str, ...]
+    quality: FloatArray
+    cost: FloatArray
+    propensity: FloatArray
+    preferences: FloatArray | None
+    models: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.chosen)
+
+    def fit_bandit_args(self, X: ArrayLike) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``(args, kwargs)`` for ``router.fit_bandit(*args, **kwargs)`` given the table's ``X``."""
+        Xr = np.asarray(X)[self.rows]
+        kwargs: dict[str, Any] = {"models": list(self.models)}
+        if self.preferences is not None:
+            kwargs["preferences"] = self.preferences
+        return (Xr, list(self.chosen), self.quality, self.cost, self.propensity), kwargs
+
+
+def bandit_log_from_table(
+    table: RoutingTable,
+    *,
+    policy: str | ArrayLike = "uniform",
+    seed: int | None = 0,
+    preferences: Sequence[PreferenceLike] | None = None,
+) -> BanditLog:
+    """Log one outcome per prompt of ``table`` under a logging policy.
+
+    Args:
+        table: the full-information table (e.g. the train split).
+        policy: ``"uniform"`` (uniform over the models observed on each prompt) or an ``(n, K)``
+            array of non-negative choice weights, renormalized over observed models per row.
+        seed: seed of the sampling.
+        preferences: the preference in force for each prompt, recorded in the log.
+
+    Raises:
+        DataError: a prompt has no observed model or no positive weight, or shapes disagree.
+    """
+    obs = table.observed
+    if isinstance(policy, str):
+        if policy != "uniform":
+            raise InvalidParameterError(f"policy must be 'uniform' or an array, got {policy!r}.")
+        weights = obs.astype(np.float64)
+    else:
+        weights = np.asarray(policy, dtype=np.float64)
+        if weights.shape != obs.shape or not np.all(np.isfinite(weights)) or (weights < 0).any():
+            raise DataError(f"policy must be a non-negative finite array of shape {obs.shape}.")
+        weights = np.where(obs, weights, 0.0)
+    totals = weights.sum(axis=1)
+    bad = np.flatnonzero(totals <= 0)
+    if bad.size:
+        raise DataError(f"Prompt {table.ids[int(bad[0])]!r} has no observed model to log.")
+    probs = weights / totals[:, None]
+    rng = np.random.default_rng(seed)
+    u = rng.random(table.n_prompts)[:, None]
+    choice = np.minimum((np.cumsum(probs, axis=1) < u).sum(axis=1), table.n_models - 1)
+    rows = np.arange(table.n_prompts)
+    pref_arr = None
+    if preferences is not None:
+        if len(preferences) != table.n_prompts:
+            raise DataError("preferences needs one entry per prompt of the table.")
+        pref_arr = np.array([_pref_row(Preference.coerce(p)) for p in preferences])
+    return BanditLog(
+        rows=rows.astype(np.intp),
+        chosen=tuple(table.models[j] for j in choice),
+        quality=table.quality[rows, choice].copy(),
+        cost=table.cost[rows, choice].copy(),
+        propensity=probs[rows, choice],
+        preferences=pref_arr,
+        models=table.models,
+    )
+
+
+def _pref_row(p: Preference) -> tuple[float, float, float]:
+    return (p.quality, p.cost, p.latency)
+
+
+@dataclass(frozen=True)
+class BanditSimulation:
+    """Result of :func:`simulate_bandit`.
+
+    Attributes:
+        router: the router after the stream (updated in place).
+        curve: ``((fraction, test AIQ or None), ...)`` at each checkpoint.
+        log: what was revealed during the stream (rows index the training ``X``).
+        mean_quality: mean quality of the choices made while learning.
+        mean_cost: mean cost of those choices.
+    """
+
+    router: BaseRouter
+    curve: tuple[tuple[float, float | None], ...]
+    log: BanditLog
+    mean_quality: float
+    mean_cost: float
+
+
+def simulate_bandit(
+    router: BaseRouter,
+    X: ArrayLike,
+    quality: ArrayLike,
+    cost: ArrayLike,
+    models: Sequence[str],
+    *,
+    preferences: Sequence[PreferenceLike] | None = None,
+    preference_sampler: Callable[[np.random.Generator], PreferenceLike] | None = None,
+    seed: int | None = 0,
+    n_passes: int = 1,
+    checkpoints: Sequence[float] = (0.1, 0.25, 0.5, 1.0),
+    on_checkpoint: Callable[[float, BaseRouter, float | None], None] | None = None,
+    test: tuple[ArrayLike, ArrayLike, ArrayLike] | None = None,
+    lambdas: ArrayLike | None = None,
+) -> BanditSimulation:
+    """Train ``router`` from bandit feedback on a full table, measuring a learning curve.
+
+    The training prompts are streamed in a random order (``n_passes`` times). For each, the router
+    decides with ``explore=True`` among the models observed on that prompt, and only the chosen
+    model's quality and cost are revealed through ``router.update(x, model, q, c,
+    propensity=..., preference=...)``. A router that is not fitted yet is started with
+    ``router.initialize(models, n_features)``.
+
+    Args:
+        router: an online router (``supports_online_update``), fitted or with ``initialize``.
+        X: ``(n, d)`` training embeddings.
+        quality: ``(n, K)`` true quality (the hidden full table); NaN = not observed.
+        cost: ``(n, K)`` true cost.
+        models: column names.
+        preferences: the preference of each training prompt (one per row); otherwise
+            ``preference_sampler(rng)`` draws one per step (default
+            :func:`default_preference_sampler`).
+        preference_sampler: see ``preferences``.
+        seed: seed of the stream order and of the preference draws.
+        n_passes: number of passes over the training prompts.
+        checkpoints: fractions of the stream (in (0, 1]) after which to measure.
+        on_checkpoint: called as ``on_checkpoint(fraction, router, test_aiq)`` at each checkpoint.
+        test: ``(X_test, quality_test, cost_test)`` to measure the test AIQ at checkpoints.
+        lambdas: sweep settings of the test AIQ.
+
+    Raises:
+        InvalidParameterError: the router cannot learn online or cannot be started.
+        DataError: shapes disagree.
+    """
+    Xa = np.asarray(X, dtype=np.float64)
+    Q = np.asarray(quality, dtype=np.float64)
+    C = np.asarray(cost, dtype=np.float64)
+    names = list(models)
+    if Xa.ndim != 2 or Q.shape != C.shape or Q.shape != (Xa.shape[0], len(names)):
+        raise DataError(f"X {Xa.shape}, quality {Q.shape}, cost {C.shape} disagree.")
+    if not getattr(router, "supports_online_update", False):
+        raise InvalidParameterError(f"{type(router).__name__} cannot learn online (no update).")
+    if n_passes < 1 or any(not 0 < f <= 1 for f in checkpoints):
+        raise InvalidParameterError("n_passes must be >= 1 and checkpoints in (0, 1].")
+    if preferences is not None and len(preferences) != Xa.shape[0]:
+        raise DataError("preferences needs one entry per training prompt.")
+    if not router.is_fitted:
+        init = getattr(router, "initialize", None)
+        if init is None:
+            raise InvalidParameterError(
+                f"{type(router).__name__} is not fitted and has no initialize(models, n_features)."
+            )
+        init(names, Xa.shape[1])
+    rng = np.random.default_rng(seed)
+    sampler = preference_sampler or default_preference_sampler
+    order = np.concatenate([rng.permutation(Xa.shape[0]) for _ in range(n_passes)])
+    total = len(order)
+    marks = {max(1, math.ceil(f * total)): float(f) for f in checkpoints}
+    obs = ~np.isnan(Q)
+    col = {m: j for j, m in enumerate(names)}
+    chosen: list[str] = []
+    qs, cs, ps = (np.empty(total) for _ in range(3))
+    pref_rows = np.empty((total, 3))
+    curve: list[tuple[float, float | None]] = []
+    for step, i in enumerate(order, 1):
+        row_obs = obs[i]
+        if not row_obs.any():
+            raise DataError(f"Training row {int(i)} has no observed model.")
+        pref = Preference.coerce(preferences[i] if preferences is not None else sampler(rng))
+        candidates = None if row_obs.all() else [m for m, o in zip(names, row_obs) if o]
+        decision = router.decide(Xa[i], pref, candidates=candidates, explore=True)
+        j = col[decision.model]
+        q, c = float(Q[i, j]), float(C[i, j])
+        router.update(Xa[i], decision.model, q, c, propensity=decision.propensity, preference=pref)
+        chosen.append(decision.model)
+        qs[step - 1], cs[step - 1], ps[step - 1] = q, c, decision.propensity
+        pref_rows[step - 1] = _pref_row(pref)
+        if step in marks:
+            value = None if test is None else router_aiq(router, *test, names, lambdas=lambdas)
+            curve.append((marks[step], value))
+            if on_checkpoint is not None:
+                on_checkpoint(marks[step], router, value)
+    log = BanditLog(
+        rows=order.astype(np.intp),
+        chosen=tuple(chosen),
+        quality=qs,
+        cost=cs,
+        propensity=ps,
+        preferences=pref_rows,
+        models=tuple(names),
+    )
+    return BanditSimulation(
+        router=router,
+        curve=tuple(curve),
+        log=log,
+        mean_quality=float(qs.mean()),
+        mean_cost=float(cs.mean()),
+    )
