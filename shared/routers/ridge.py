@@ -1,0 +1,498 @@
+"""RidgeRouter: closed-form ridge heads predicting each model's quality and cost from the prompt.
+
+Each model ``m`` has a quality head and a cost head, ridge regressions on the prompt embedding kept
+as sufficient statistics (``A_m = X̃_mᵀX̃_m``, ``b_m``, ``yᵀy``, ``n_m`` over the rows where ``m``
+was observed). Because nothing is shared between models, adding or removing a model never touches
+the others, ``partial_fit``/``update`` add statistics without revisiting data, and the weights are
+re-solved lazily (only for changed models) at the next decision. Decisions maximize
+``w_q * clip(q̂, 0, 1) - w_c * max(ĉ, 0) / cost_scale_``.
+
+See ``docs/ridge.md`` for the method, the penalty selection and measured numbers.
+
+Examples:
+    >>> import numpy as np
+    >>> from shared import Preference, RidgeRouter
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 5))
+    >>> Q = np.column_stack([X[:, 0] > 0, np.full(200, 0.6)]).astype(float)
+    >>> C = np.column_stack([np.full(200, 0.01), np.full(200, 0.001)])
+    >>> router = RidgeRouter(alpha="gcv").fit(X, Q, C, models=["large", "small"])
+    >>> router.predict(np.array([[2.0, 0, 0, 0, 0], [-2.0, 0, 0, 0, 0]])).tolist()
+    ['large', 'small']
+    >>> router.decide(X[0], Preference(quality=1, cost=1)).model
+    'small'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from numbers import Real
+from typing import Any, Self
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .._base import BaseRouter, RouteScores, calibrate_scale, scalarize
+from .._validation import Interval, Options, check_embeddings
+from ..exceptions import DataError, InvalidParameterError
+from ..preference import Preference, PreferenceLike
+from ._checks import (
+    check_bandit_log,
+    check_models,
+    check_outcomes,
+    coerce_per_model,
+    is_alpha_grid,
+    model_index,
+)
+from ._linear import DEFAULT_ALPHAS, RidgeHeads, design, gram
+from ._penalty import select_penalties
+
+FloatArray = NDArray[np.float64]
+
+__all__ = ["RidgeRouter"]
+
+
+def _xty(X: FloatArray, Y: FloatArray, fit_intercept: bool) -> FloatArray:
+    """``X̃ᵀY`` without building ``X̃``."""
+    XtY = X.T @ Y
+    return np.vstack([XtY, Y.sum(axis=0)[None, :]]) if fit_intercept else XtY
+
+
+class RidgeRouter(BaseRouter):
+    """Per-model ridge heads for quality and cost; closed form, incremental, explorable.
+
+    Args:
+        alpha: ``"cv"`` (default: exact leave-one-out error on the training rows, one
+            eigendecomposition per head for the whole grid), ``"gcv"`` (generalized
+            cross-validation from the sufficient statistics), or a fixed penalty (> 0). The
+            choice is stored in ``alpha_``; before any data (``initialize``) it is 1.0.
+        alphas: grid for ``"cv"``/``"gcv"`` (default: 29 values log-spaced in [1e-3, 1e4]).
+        alpha_selection: what ``"cv"`` minimizes for the quality heads: ``"relative"`` (one
+            penalty for every quality head, chosen on the leave-one-out error of each model's
+            quality minus the mean over models on rows where all were observed: the part a
+            routing decision depends on) or ``"per_model"`` (each head on its own error). Cost
+            heads, ``"gcv"`` and partial fits always choose per model.
+        fit_intercept: add an intercept to every head.
+        penalize_intercept: shrink the intercept toward the prior like the other weights (the
+            IR3DE and reference behaviour); ``False`` leaves it free once data exists.
+        predict_cost: regress cost on the prompt; ``False`` predicts each model's mean cost.
+        solver: ``"cholesky"`` re-factorizes a changed head at the next decision (best for
+            batches); ``"sherman_morrison"`` keeps the inverse and updates it in ``O(p²)`` per
+            record, re-factorizing every ``p`` steps (best when single updates and decisions
+            interleave, and for UCB/Thompson, which need the inverse).
+        exploration: ``"none"``, ``"ucb"`` (deterministic bonus
+            ``exploration_weight * sigma * sqrt(x̃ᵀA⁻¹x̃)`` on quality) or ``"thompson"``
+            (probabilities of being best under ``w ~ N(ŵ, sigma² A⁻¹)``, estimated from
+            ``n_draws`` Monte Carlo draws; ``decide`` samples from them and logs the propensity).
+        exploration_weight: scale of the exploration.
+        n_draws: Monte Carlo draws for the Thompson probabilities.
+        cost_scale: fixed cost unit; default: 95th percentile of the training costs.
+        random_state: seed of the exploration draws.
+    """
+
+    supports_online_update = True
+
+    _parameter_constraints = {  # noqa: RUF012
+        "alpha": [Interval(float, 0, None, closed="neither"), Options(("cv", "gcv"))],
+        "alphas": [None, is_alpha_grid],
+        "alpha_selection": [Options(("relative", "per_model"))],
+        "fit_intercept": ["boolean"],
+        "penalize_intercept": ["boolean"],
+        "predict_cost": ["boolean"],
+        "solver": [Options(("cholesky", "sherman_morrison"))],
+        "exploration": [Options(("none", "ucb", "thompson"))],
+        "exploration_weight": [Interval(float, 0, None, closed="left")],
+        "n_draws": [Interval(int, 2, None)],
+        "cost_scale": [None, Interval(float, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        alpha: float | str = "cv",
+        alphas: Sequence[float] | None = None,
+        alpha_selection: str = "relative",
+        fit_intercept: bool = True,
+        penalize_intercept: bool = False,
+        predict_cost: bool = True,
+        solver: str = "cholesky",
+        exploration: str = "none",
+        exploration_weight: float = 1.0,
+        n_draws: int = 64,
+        cost_scale: float | None = None,
+        random_state: int | None = None,
+    ) -> None:
+        self.alpha = alpha
+        self.alphas = alphas
+        self.alpha_selection = alpha_selection
+        self.fit_intercept = fit_intercept
+        self.penalize_intercept = penalize_intercept
+        self.predict_cost = predict_cost
+        self.solver = solver
+        self.exploration = exploration
+        self.exploration_weight = exploration_weight
+        self.n_draws = n_draws
+        self.cost_scale = cost_scale
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ learned state
+    @property
+    def alpha_(self) -> FloatArray:
+        """Penalty of each model's quality head, shape ``(n_models,)``."""
+        self._check_fitted()
+        return self.quality_heads_.alpha.copy()
+
+    @property
+    def cost_alpha_(self) -> FloatArray:
+        """Penalty of each model's cost head, shape ``(n_models,)``."""
+        self._check_fitted()
+        return self.cost_heads_.alpha.copy()
+
+    @property
+    def n_observations_(self) -> NDArray[np.int64]:
+        """Number of quality observations per model."""
+        self._check_fitted()
+        return self.quality_heads_.n.astype(np.int64)
+
+    @property
+    def coef_(self) -> FloatArray:
+        """Quality-head weights, shape ``(n_models, n_features)``."""
+        self._check_fitted()
+        return self.quality_heads_.weights()[: self.n_features_in_].T.copy()
+
+    @property
+    def intercept_(self) -> FloatArray:
+        """Quality-head intercepts (zeros without ``fit_intercept``)."""
+        self._check_fitted()
+        if not self.fit_intercept:
+            return np.zeros(len(self.models_))
+        out: FloatArray = self.quality_heads_.weights()[-1].copy()
+        return out
+
+    # ------------------------------------------------------------------ set-up
+    def _grid(self) -> FloatArray:
+        grid = DEFAULT_ALPHAS if self.alphas is None else self.alphas
+        return np.asarray(grid, dtype=np.float64)
+
+    def _cost_design(self, Xt: FloatArray) -> FloatArray:
+        return Xt if self.predict_cost else np.ones((Xt.shape[0], 1))
+
+    def _setup(
+        self, models: list[str], n_features: int, prior_quality: Any, prior_cost: Any
+    ) -> None:
+        K = len(models)
+        p = n_features + int(self.fit_intercept)
+        self.models_ = list(models)
+        self.n_features_in_ = int(n_features)
+        pen, solver = self.penalize_intercept, self.solver
+        self.quality_heads_ = RidgeHeads(
+            K, p, fit_intercept=self.fit_intercept, penalize_intercept=pen, solver=solver
+        )
+        if self.predict_cost:
+            self.cost_heads_ = RidgeHeads(
+                K, p, fit_intercept=self.fit_intercept, penalize_intercept=pen, solver=solver
+            )
+        else:  # intercept-only design: the (prior-shrunk) mean cost
+            self.cost_heads_ = RidgeHeads(
+                K, 1, fit_intercept=True, penalize_intercept=pen, solver=solver
+            )
+        self.quality_heads_.set_prior(coerce_per_model(prior_quality, models, 0.5, "prior_quality"))
+        self.cost_heads_.set_prior(coerce_per_model(prior_cost, models, 0.0, "prior_cost"))
+        start = float(self.alpha) if isinstance(self.alpha, Real) else 1.0
+        self.quality_heads_.set_alpha(np.full(K, start))
+        self.cost_heads_.set_alpha(np.full(K, start))
+        self.rng_ = np.random.default_rng(self.random_state)
+
+    def _add(self, X: FloatArray, Q: FloatArray, C: FloatArray, cols: Sequence[int]) -> None:
+        """Add the finite cells of ``Q``/``C`` (columns ``cols`` of the router) to the heads.
+
+        Fully observed columns share one Gram matrix (a symmetric rank-k update) and one
+        ``X̃ᵀY`` product; other columns add their observed rows.
+        """
+        n = X.shape[0]
+        fi = self.fit_intercept
+        full_q = np.asarray(np.isfinite(Q).all(axis=0), dtype=bool)
+        full_c = np.asarray(np.isfinite(C).all(axis=0), dtype=bool)
+        n_full = full_q.sum() + (full_c.sum() if self.predict_cost else 0)
+        p = X.shape[1] + int(fi)
+        # a few rows go row by row (keeps the Sherman-Morrison inverses up to date)
+        G = gram(X, fi) if n_full > 1 and n > max(1, p // 4) else None
+        BQ = _xty(X, Q[:, full_q], fi) if G is not None else None
+        BC = _xty(X, C[:, full_c], fi) if G is not None and self.predict_cost else None
+        Xt: FloatArray | None = None
+        iq = ic = 0
+        for j, k in enumerate(cols):
+            if full_q[j] and BQ is not None and G is not None:
+                self.quality_heads_.add_stats(k, G, BQ[:, iq], float(Q[:, j] @ Q[:, j]), n)
+                iq += 1
+            else:
+                Xt = design(X, fi) if Xt is None else Xt
+                obs = np.isfinite(Q[:, j])
+                self.quality_heads_.add_rows(k, Xt[obs], Q[obs, j])
+            obs_c = np.isfinite(C[:, j])
+            if full_c[j] and BC is not None and G is not None:
+                self.cost_heads_.add_stats(k, G, BC[:, ic], float(C[:, j] @ C[:, j]), n)
+                ic += 1
+            elif not self.predict_cost:
+                c = C[obs_c, j]
+                self.cost_heads_.add_stats(
+                    k, np.array([[c.size]], float), np.array([c.sum()]), float(c @ c), c.size
+                )
+            else:
+                Xt = design(X, fi) if Xt is None else Xt
+                self.cost_heads_.add_rows(k, Xt[obs_c], C[obs_c, j])
+
+    def _select_alpha(
+        self,
+        Xt: FloatArray | None,
+        Q: FloatArray | None,
+        C: FloatArray | None,
+        cols: Sequence[int] | None = None,
+    ) -> None:
+        """Choose the penalties on the training data ("cv": exact LOO on rows; else GCV)."""
+        if not isinstance(self.alpha, str):
+            return
+        grid = self._grid()
+        rows = self.alpha == "cv" and Xt is not None
+        relative = self.alpha_selection == "relative" and cols is None
+        select_penalties(
+            self.quality_heads_, grid, Xd=Xt if rows else None, Y=Q, cols=cols, relative=relative
+        )
+        Xc = self._cost_design(Xt) if rows and Xt is not None else None
+        select_penalties(self.cost_heads_, grid, Xd=Xc, Y=C, cols=cols)
+
+    # ------------------------------------------------------------------ learning
+    def fit(
+        self, X: ArrayLike, quality: ArrayLike, cost: ArrayLike | None, *, models: Sequence[str]
+    ) -> Self:
+        """Fit every head from scratch on a full-information table (NaN cells skipped).
+
+        Args:
+            X: prompt embeddings ``(n_samples, n_features)``.
+            quality: ``(n_samples, n_models)`` quality in [0, 1]; NaN = not observed.
+            cost: ``(n_samples, n_models)`` USD per call (NaN = not observed), or ``None``.
+            models: model names, one per column.
+        """
+        self._validate_params()
+        names = check_models(models, type(self).__name__)
+        Xc = check_embeddings(X, owner=type(self).__name__)
+        Q, C = check_outcomes(quality, cost, Xc.shape[0], len(names), type(self).__name__)
+        self._setup(names, Xc.shape[1], None, None)
+        self._set_cost_scale(C)
+        self._add(Xc, Q, C, range(len(names)))
+        if self.alpha == "cv":
+            self._select_alpha(design(Xc, self.fit_intercept), Q, C)
+        else:
+            self._select_alpha(None, None, None)
+        return self
+
+    def _set_cost_scale(self, C: FloatArray) -> None:
+        self.cost_scale_ = float(self.cost_scale or calibrate_scale(C[np.isfinite(C)]))
+
+    def partial_fit(
+        self, X: ArrayLike, quality: ArrayLike, cost: ArrayLike | None, *, models: Sequence[str]
+    ) -> Self:
+        """Add a batch to the statistics (no refit); unknown model names become new models.
+
+        The first call sets ``cost_scale_``; later calls keep it. With ``alpha="gcv"`` the
+        penalties are re-chosen on the accumulated statistics (one eigendecomposition per head);
+        with ``alpha="cv"`` (which needs the rows) they stay as the last ``fit`` chose them
+        (1.0 before any ``fit``).
+        """
+        first = not self._is_fitted()
+        if first:
+            self._validate_params()
+        names = check_models(models, type(self).__name__)
+        Xc = check_embeddings(
+            X, n_features=None if first else self.n_features_in_, owner=type(self).__name__
+        )
+        Q, C = check_outcomes(quality, cost, Xc.shape[0], len(names), type(self).__name__)
+        if first:
+            self._setup(names, Xc.shape[1], None, None)
+            self._set_cost_scale(C)
+        cols = []
+        for name in names:
+            if name not in self.models_:
+                self._append_model(name, None, None)
+            cols.append(self.models_.index(name))
+        self._add(Xc, Q, C, cols)
+        if self.alpha == "gcv":
+            self._select_alpha(None, None, None)
+        return self
+
+    def update(
+        self,
+        x: ArrayLike,
+        model: str,
+        quality: float,
+        cost: float | None = None,
+        *,
+        propensity: float = 1.0,
+        preference: PreferenceLike | None = None,
+    ) -> Self:
+        """Learn one rated outcome (``O(p²)`` with ``solver="sherman_morrison"``).
+
+        The propensity and preference are checked but not needed: each head regresses its own
+        model's outcomes (the direct method), which a preference does not change.
+        """
+        xr = self._check_X(x, allow_1d=True)
+        if xr.shape[0] != 1:
+            raise DataError("update() takes the embedding of one prompt.")
+        k = model_index(self.models_, model)
+        if not 0.0 < float(propensity) <= 1.0:
+            raise InvalidParameterError(f"A propensity must be in (0, 1], got {propensity!r}.")
+        Q, C = check_outcomes([[quality]], None if cost is None else [[cost]], 1, 1, "update")
+        if not np.isfinite(Q[0, 0]):
+            raise DataError("update() needs a finite quality in [0, 1].")
+        self._add(xr, Q, C, [k])
+        return self
+
+    def fit_bandit(
+        self,
+        X: ArrayLike,
+        chosen: Sequence[str],
+        quality: ArrayLike,
+        cost: ArrayLike | None,
+        propensity: ArrayLike,
+        *,
+        models: Sequence[str],
+        preferences: ArrayLike | None = None,
+    ) -> Self:
+        """Fit from a bandit log: each prompt's outcome trains only the chosen model's heads.
+
+        Propensities and logged preferences are validated; the per-model regressions (the
+        direct method) do not weight by them.
+        """
+        Xc, Q, C, names = check_bandit_log(
+            X, chosen, quality, cost, propensity, models, type(self).__name__
+        )
+        if preferences is not None:
+            prefs = np.asarray(preferences, dtype=np.float64)
+            if prefs.shape != (Xc.shape[0], 3):
+                raise DataError("'preferences' must have shape (n_samples, 3).")
+        return self.fit(Xc, Q, C, models=names)
+
+    def initialize(
+        self,
+        models: Sequence[str],
+        n_features: int,
+        *,
+        prior_quality: float | Sequence[float] | Mapping[str, float] | None = None,
+        prior_cost: float | Sequence[float] | Mapping[str, float] | None = None,
+    ) -> Self:
+        """Cold start: a fitted router with no data whose predictions equal the priors.
+
+        Each head shrinks toward its prior (an intercept ``w0``: ``(A + αP) w = b + αP w0``).
+        Defaults: quality 0.5, cost 0. ``cost_scale_`` is calibrated on the cost priors.
+        """
+        self._validate_params()
+        names = check_models(models, type(self).__name__)
+        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
+            raise InvalidParameterError(f"'n_features' must be a positive int, got {n_features!r}.")
+        self._setup(names, n_features, prior_quality, prior_cost)
+        self._set_cost_scale(self.cost_heads_.prior)
+        return self
+
+    # ------------------------------------------------------------------ model pool changes
+    def _append_model(
+        self, name: str, prior_quality: float | None, prior_cost: float | None
+    ) -> int:
+        start = float(self.alpha) if isinstance(self.alpha, Real) else 1.0
+        self.quality_heads_.append(0.5 if prior_quality is None else prior_quality, start)
+        self.cost_heads_.append(0.0 if prior_cost is None else prior_cost, start)
+        self.models_.append(name)
+        return len(self.models_) - 1
+
+    def add_model(
+        self,
+        name: str,
+        X: ArrayLike | None = None,
+        quality: ArrayLike | None = None,
+        cost: ArrayLike | None = None,
+        *,
+        prior_quality: float | None = None,
+        prior_cost: float | None = None,
+    ) -> Self:
+        """Add a model (optionally with its outcomes on prompts ``X``); other heads are untouched.
+
+        ``cost_scale_`` is kept so that existing preferences keep their meaning.
+        """
+        self._check_fitted()
+        if not isinstance(name, str) or not name or name in self.models_:
+            raise InvalidParameterError(f"Cannot add model {name!r}: empty or already present.")
+        k = self._append_model(name, prior_quality, prior_cost)
+        if X is None:
+            return self
+        try:
+            Xc = self._check_X(X)
+            Q, C = check_outcomes(
+                np.asarray(quality, dtype=np.float64).reshape(-1, 1),
+                None if cost is None else np.asarray(cost, dtype=np.float64).reshape(-1, 1),
+                Xc.shape[0],
+                1,
+                type(self).__name__,
+            )
+        except Exception:
+            self.remove_model(name)
+            raise
+        self._add(Xc, Q, C, [k])
+        self._select_alpha(design(Xc, self.fit_intercept), Q, C, cols=[k])
+        return self
+
+    def remove_model(self, name: str) -> Self:
+        """Forget a model and its statistics; the other heads are unchanged."""
+        self._check_fitted()
+        k = model_index(self.models_, name)
+        if len(self.models_) == 1:
+            raise InvalidParameterError("Cannot remove the last model of the router.")
+        self.quality_heads_.delete(k)
+        self.cost_heads_.delete(k)
+        del self.models_[k]
+        return self
+
+    # ------------------------------------------------------------------ prediction
+    def _predict(self, X: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        Xt = design(X, self.fit_intercept)
+        q_raw = Xt @ self.quality_heads_.weights()
+        Wc = self.cost_heads_.weights()
+        c = Xt @ Wc if self.predict_cost else np.repeat(Wc, X.shape[0], axis=0)
+        return q_raw, np.maximum(c, 0.0), Xt
+
+    def predict_outcomes(self, X: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Predicted quality (clipped to [0, 1]) and cost (>= 0), each ``(n_samples, n_models)``."""
+        q_raw, c, _ = self._predict(self._check_X(X, allow_1d=True))
+        return np.clip(q_raw, 0.0, 1.0), c
+
+    def _route_scores(self, X: FloatArray, preference: Preference, explore: bool) -> RouteScores:
+        q_raw, c, Xt = self._predict(X)
+        q = np.clip(q_raw, 0.0, 1.0)
+        utility = scalarize(preference, q, c, self.cost_scale_)
+        if not explore or self.exploration == "none" or self.exploration_weight == 0:
+            return RouteScores(utility=utility, quality=q, cost=c)
+        spread = (
+            self.exploration_weight * self.quality_heads_.sigma() * self.quality_heads_.widths(Xt)
+        )
+        if self.exploration == "ucb":
+            bonus = utility + preference.quality * spread
+            return RouteScores(utility=bonus, quality=q, cost=c)
+        z = self._rng().standard_normal((self.n_draws, *q_raw.shape))
+        draws = scalarize(preference, q_raw + spread * z, c, self.cost_scale_)
+        best = draws.argmax(axis=2)
+        probs = np.stack([(best == k).mean(axis=0) for k in range(q.shape[1])], axis=1)
+        return RouteScores(utility=utility, probabilities=probs, quality=q, cost=c)
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
+        meta = {
+            "models": list(self.models_),
+            "n_features_in": self.n_features_in_,
+            "cost_scale": self.cost_scale_,
+        }
+        return meta, {**self.quality_heads_.state("q_"), **self.cost_heads_.state("c_")}
+
+    def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
+        self._setup(list(meta["models"]), int(meta["n_features_in"]), None, None)
+        self.quality_heads_.load("q_", dict(arrays))
+        self.cost_heads_.load("c_", dict(arrays))
+        self.cost_scale_ = float(meta["cost_scale"])
