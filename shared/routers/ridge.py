@@ -45,6 +45,7 @@ from ._checks import (
     model_index,
 )
 from ._linear import DEFAULT_ALPHAS, RidgeHeads, design, gram
+from ._logs import CostHistory
 from ._penalty import select_penalties
 
 FloatArray = NDArray[np.float64]
@@ -346,6 +347,9 @@ class RidgeRouter(BaseRouter):
         if not np.isfinite(Q[0, 0]):
             raise DataError("update() needs a finite quality in [0, 1].")
         self._add(xr, Q, C, [k])
+        if getattr(self, "tau_online_", False) and np.isfinite(C[0, 0]):
+            self.cost_history_.add(float(C[0, 0]))
+            self.cost_scale_ = self.cost_history_.scale()
         return self
 
     def fit_bandit(
@@ -384,7 +388,9 @@ class RidgeRouter(BaseRouter):
         """Cold start: a fitted router with no data whose predictions equal the priors.
 
         Each head shrinks toward its prior (an intercept ``w0``: ``(A + αP) w = b + αP w0``).
-        Defaults: quality 0.5, cost 0. ``cost_scale_`` is calibrated on the cost priors.
+        Defaults: quality 0.5, cost 0. ``cost_scale_`` is calibrated on the cost priors; without
+        positive cost priors (and no ``cost_scale``) it follows the costs observed by
+        :meth:`update` instead (the 95th percentile of the last observed costs).
         """
         self._validate_params()
         names = check_models(models, type(self).__name__)
@@ -392,6 +398,9 @@ class RidgeRouter(BaseRouter):
             raise InvalidParameterError(f"'n_features' must be a positive int, got {n_features!r}.")
         self._setup(names, n_features, prior_quality, prior_cost)
         self._set_cost_scale(self.cost_heads_.prior)
+        # Without a fixed unit or informative cost priors, tau follows the costs seen online.
+        self.tau_online_ = self.cost_scale is None and not np.any(self.cost_heads_.prior > 0)
+        self.cost_history_ = CostHistory()
         return self
 
     # ------------------------------------------------------------------ model pool changes
@@ -488,11 +497,18 @@ class RidgeRouter(BaseRouter):
             "models": list(self.models_),
             "n_features_in": self.n_features_in_,
             "cost_scale": self.cost_scale_,
+            "tau_online": bool(getattr(self, "tau_online_", False)),
         }
-        return meta, {**self.quality_heads_.state("q_"), **self.cost_heads_.state("c_")}
+        arrays = {**self.quality_heads_.state("q_"), **self.cost_heads_.state("c_")}
+        if getattr(self, "tau_online_", False):
+            arrays["cost_history"] = self.cost_history_.values
+        return meta, arrays
 
     def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
         self._setup(list(meta["models"]), int(meta["n_features_in"]), None, None)
         self.quality_heads_.load("q_", dict(arrays))
         self.cost_heads_.load("c_", dict(arrays))
         self.cost_scale_ = float(meta["cost_scale"])
+        self.tau_online_ = bool(meta.get("tau_online", False))
+        if self.tau_online_:
+            self.cost_history_ = CostHistory(arrays.get("cost_history"))

@@ -421,3 +421,25 @@ def test_cv_penalty_with_an_unobserved_model() -> None:
         X, chosen, Q[:, 0], C[:, 0], np.full(30, 0.5), models=["a", "b", "c"]
     )
     assert logged.models_ == ["a", "b", "c"]
+
+
+def test_cold_start_without_cost_priors_learns_the_cost_unit_online(tmp_path) -> None:
+    """With no cost priors, cost_scale_ follows the observed costs, and survives save/load."""
+    from shared import load_router
+
+    router = RidgeRouter(alpha=1.0, solver="sherman_morrison").initialize(["a", "b"], 3)
+    assert router.cost_scale_ == 1.0
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        router.update(rng.normal(size=3), "a", 1.0, 0.002)
+        router.update(rng.normal(size=3), "b", 0.5, 0.0001)
+    assert router.cost_scale_ == pytest.approx(0.002)
+    router.save(str(tmp_path / "r"))
+    again = load_router(str(tmp_path / "r"))
+    assert again.cost_scale_ == router.cost_scale_
+    for _ in range(10):
+        again.update(rng.normal(size=3), "a", 1.0, 0.004)
+    assert again.cost_scale_ == pytest.approx(0.004)
+    fixed = RidgeRouter(alpha=1.0).initialize(["a"], 3, prior_cost={"a": 0.01})
+    fixed.update(rng.normal(size=3), "a", 1.0, 5.0)
+    assert fixed.cost_scale_ == pytest.approx(0.01)
