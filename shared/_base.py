@@ -167,7 +167,7 @@ class BaseRouter(BaseEstimator):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not inspect.isabstract(cls):
+        if not inspect.isabstract(cls) and not cls.__name__.startswith("_"):
             BaseRouter._registry[cls.__name__] = cls
 
     # ----------------------------------------------------------------- to implement

@@ -165,3 +165,12 @@ def test_calibrate_scale_quantile() -> None:
     assert calibrate_scale([0, 0, 0]) == 1.0
     assert calibrate_scale([np.nan, 2.0]) == 2.0
     assert calibrate_scale(np.arange(1, 101), 0.95) == pytest.approx(95.05)
+
+
+def test_only_public_routers_are_registered_for_loading() -> None:
+    """Private helper bases never appear in the persistence registry; public routers do."""
+    import shared  # noqa: F401  (importing the routers registers them)
+    from shared import LinUCBRouter
+
+    assert LinUCBRouter.__name__ in BaseRouter._registry
+    assert not [name for name in BaseRouter._registry if name.startswith("_")]
