@@ -41,6 +41,8 @@ __all__ = ["PrecomputedEncoder", "register", "run_demo"]
 
 ROUTER_LABEL = "prefroute (online)"
 CHECKPOINTS = (0.1, 0.25, 0.5, 1.0)
+#: Resamples of the paired bootstrap of the final frontier against the single models' hull.
+BOOTSTRAP_RESAMPLES = 1000
 
 
 class PrecomputedEncoder:
@@ -232,6 +234,8 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         models,
         dataset=table.name,
         learning_curves={ROUTER_LABEL: curve},
+        bootstrap=BOOTSTRAP_RESAMPLES,
+        random_state=args.seed,
         meta={
             "encoder": encoder.name,
             "router": type(engine_router).__name__,
@@ -289,10 +293,15 @@ def _print_summary(
         print(f"  {name:<40} {p.quality:>8.4f} {p.cost:>12.3e}{mark}")
     print(f"  {'oracle':<40} {report.oracle.quality:>8.4f} {report.oracle.cost:>12.3e}")
     q_best, c_best = report.q_best, report.c_best
-    print(f"\nlearned router: AIQ {r.aiq:.4f} (single models' hull {report.hull.aiq:.4f})")
+    aiq_ci = q_ci = ""
+    if r.vs_hull is not None:
+        (alo, ahi), (qlo, qhi) = r.vs_hull.aiq_interval, r.vs_hull.q_at_cbest_interval
+        aiq_ci = f"; difference 95% interval [{alo:+.4f}, {ahi:+.4f}]"
+        q_ci = f", 95% interval [{qlo:+.4f}, {qhi:+.4f}]"
+    print(f"\nlearned router: AIQ {r.aiq:.4f} (single models' hull {report.hull.aiq:.4f}{aiq_ci})")
     print(
         f"  at the best single model's cost (${c_best:.3e}): quality {r.q_at_cbest:.4f} "
-        f"vs {q_best:.4f} ({r.q_at_cbest - q_best:+.4f})"
+        f"vs {q_best:.4f} ({r.q_at_cbest - q_best:+.4f}{q_ci})"
     )
     if r.c_at_qbest is None:
         print(f"  the frontier does not reach {best}'s quality {q_best:.4f}")

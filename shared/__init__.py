@@ -60,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "HashingEncoder": ".encoders",
     "SentenceTransformerEncoder": ".encoders",
     "CachedEncoder": ".encoders",
+    "ConcatEncoder": ".encoders",
     "default_encoder": ".encoders",
     "messages_to_text": ".encoders",
     "cached_embeddings": ".encoders",
@@ -108,6 +109,7 @@ __all__ = [
     "BanditLog",
     "BaseRouter",
     "CachedEncoder",
+    "ConcatEncoder",
     "DataError",
     "Decision",
     "DecisionRecord",
@@ -192,6 +194,7 @@ if TYPE_CHECKING:  # real imports for type checkers and IDEs
     from .decision import Decision
     from .encoders import (
         CachedEncoder,
+        ConcatEncoder,
         HashingEncoder,
         PromptEncoder,
         SentenceTransformerEncoder,

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..encoders.named import ENCODER_CHOICES
 from ..exceptions import DataError
 
 __all__ = ["register", "run"]
@@ -33,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     goal = p.add_mutually_exclusive_group()
     goal.add_argument("--budget", type=float, help="USD for the whole batch: best accuracy")
     goal.add_argument("--target", type=float, help="expected accuracy to reach at least cost")
-    p.add_argument("--encoder", choices=("minilm", "hashing"), default="minilm")
+    p.add_argument("--encoder", choices=ENCODER_CHOICES, default="minilm")
     p.add_argument("--estimator", choices=("random_forest", "logistic"), default="random_forest")
     p.add_argument("--n-bootstrap", type=int, default=10, help="bootstrap ensemble size")
     p.add_argument("--alpha", type=float, default=1.0, help="robust score p + alpha * sigma")
@@ -49,10 +50,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _embed(prompts: tuple[str, ...], encoder_name: str) -> Any:
-    from ..encoders import HashingEncoder, cached_embeddings, default_encoder
+    from ..encoders import cached_embeddings
+    from ..encoders.named import named_encoder
 
-    encoder = HashingEncoder() if encoder_name == "hashing" else default_encoder()
-    return cached_embeddings(list(prompts), encoder, progress=True)
+    return cached_embeddings(list(prompts), named_encoder(encoder_name), progress=True)
 
 
 def run(args: argparse.Namespace) -> int:

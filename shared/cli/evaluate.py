@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._base import BaseRouter
+from ..encoders.named import ENCODER_CHOICES
 from ..exceptions import DataError, InvalidParameterError
 from ..tables import RoutingTable, read_routerbench_csv, read_table
 
@@ -42,7 +43,7 @@ _SPECS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     ),
     "ridge-ref": ("RidgeRouter", {"alpha": 1.0, "penalize_intercept": True}, {}),
     "knn": ("KNNRouter", {"k": 40}, {}),
-    "knn-ref": ("ReferenceKNNRouter", {"k": 40}, {}),
+    "knn-ref": ("ReferenceKNNRouter", {"k": 40, "weights": "similarity"}, {}),
     "mlp": ("MLPRouter", {"random_state": "<seed>"}, {}),
     "barp": ("BaRPRouter", {"random_state": "<seed>"}, {}),
     "linucb": ("LinUCBRouter", {"random_state": "<seed>"}, {}),
@@ -104,9 +105,10 @@ def load_any_table(path: str, on_duplicate: str = "error") -> RoutingTable:
 
 
 def _embed(table: RoutingTable, encoder_name: str, cache_dir: str | None) -> FloatArray:
-    from ..encoders import HashingEncoder, cached_embeddings, default_encoder
+    from ..encoders import cached_embeddings
+    from ..encoders.named import named_encoder
 
-    encoder = HashingEncoder() if encoder_name == "hashing" else default_encoder()
+    encoder = named_encoder(encoder_name)
     _progress(f"embedding {table.n_prompts} prompts with {encoder.name} (disk-cached)")
     X = cached_embeddings(list(table.prompts), encoder, cache_dir=cache_dir, progress=True)
     return np.asarray(X, dtype=np.float64)
@@ -245,8 +247,11 @@ def run(args: argparse.Namespace) -> int:
         fitted[label] = _fit_full(build_router(name, seed=args.seed), X_train, train)
         info[label] = {"feedback": "full", "fit_seconds": round(time.perf_counter() - start, 3)}
     _progress("sweeping preferences on the test split")
+    if args.bootstrap:
+        _progress(f"paired bootstrap of each router against the hull ({args.bootstrap} resamples)")
     report = evaluate_routers(
         fitted, *test, models, dataset=table.name, learning_curves=curves, info=info,
+        bootstrap=args.bootstrap, random_state=args.seed,
         meta={"encoder": args.encoder, "feedback": args.feedback, "seed": args.seed,
               "n_train": train.n_prompts, "seconds": round(time.perf_counter() - t0, 2)},
     )  # fmt: skip
@@ -280,7 +285,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="ridge,knn",
         help=f"comma-separated router names among {sorted(_SPECS)} (default: ridge,knn)",
     )
-    p.add_argument("--encoder", choices=("minilm", "hashing"), default="minilm")
+    p.add_argument(
+        "--encoder",
+        choices=ENCODER_CHOICES,
+        default="minilm",
+        help="prompt features: MiniLM (default), hashed words (fast, no model), or both side by "
+        "side (MiniLM reads 256 word pieces; the hashing block sees the whole prompt)",
+    )
     p.add_argument(
         "--feedback",
         choices=("full", "bandit"),
@@ -302,5 +313,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="policy for prompt ids listed twice in the table (default: error)",
     )
     p.add_argument("--max-train", type=int, default=None, help="subsample the train split")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="compare each router with the single models' hull by a paired bootstrap over the "
+        "test prompts with N resamples (>= 100; 0, the default, skips it)",
+    )
     p.add_argument("--cache-dir", default=None, help="embedding cache folder")
     p.set_defaults(func=run)

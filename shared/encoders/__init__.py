@@ -5,6 +5,8 @@
 * :class:`SentenceTransformerEncoder`: all-MiniLM-L6-v2 by default (offline from the packaged
   copy when installed), with a rule for prompts longer than the model reads.
 * :class:`HashingEncoder`: hashed n-grams, no model, for tests and latency-critical use.
+* :class:`ConcatEncoder` / :func:`minilm_with_hashing`: encoders side by side (MiniLM beside
+  hashed words of the whole prompt).
 * :class:`CachedEncoder` / :func:`default_encoder`: an in-memory LRU cache by text.
 * :func:`cached_embeddings`: an on-disk cache of whole embedding matrices.
 * :func:`messages_to_text` / :func:`truncate_prompt`: conversations and long prompts to text.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from .base import PromptEncoder
 from .cache import CachedEncoder, CacheInfo
+from .concat import ConcatEncoder, minilm_with_hashing
 from .disk import cached_embeddings
 from .hashing import HashingEncoder
 from .sentence import DEFAULT_MODEL, SentenceTransformerEncoder, default_encoder
@@ -26,11 +29,13 @@ __all__ = [
     "DEFAULT_MODEL",
     "CacheInfo",
     "CachedEncoder",
+    "ConcatEncoder",
     "HashingEncoder",
     "PromptEncoder",
     "SentenceTransformerEncoder",
     "cached_embeddings",
     "default_encoder",
     "messages_to_text",
+    "minilm_with_hashing",
     "truncate_prompt",
 ]

@@ -100,6 +100,9 @@ def cached_embeddings(
     processes never read half a file. An unreadable or mismatched file is re-encoded and
     replaced; an unwritable cache folder only logs a warning.
 
+    A :class:`~shared.ConcatEncoder` is cached part by part (each under its own name) and
+    combined, so its MiniLM block reuses the MiniLM cache.
+
     Texts are encoded in chunks of ``chunk_size``; with ``progress`` and more than one chunk, a
     line such as ``encoding 1024/3178 prompts (32%)`` goes to stderr after each chunk.
 
@@ -135,6 +138,16 @@ def cached_embeddings(
         raise InvalidParameterError(f"chunk_size must be an int >= 1; got {chunk_size!r}.")
     if not docs:
         return np.asarray(encoder.encode([]), dtype=np.float32)
+    from .concat import ConcatEncoder
+
+    if isinstance(encoder, ConcatEncoder):  # one cache file per part: parts are shared
+        blocks = [
+            cached_embeddings(
+                docs, part, cache_dir=cache_dir, progress=progress, chunk_size=chunk_size
+            )
+            for part in encoder.encoders
+        ]
+        return encoder.combine(blocks)
     folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder.name)[:80]
     path = folder / f"{safe_name}-{cache_key(docs, encoder.name)[:40]}.npy"

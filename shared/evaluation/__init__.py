@@ -5,6 +5,7 @@ bandit-feedback simulation. ``docs/evaluation.md`` describes the protocol.
   :func:`cost_at_quality`, :func:`gap_closed`, oracle / single-model / random points, and the
   RouteLLM-style :func:`pgr_curve`, :func:`apgr`, :func:`cpt`.
 * :mod:`.sweep`: the preference sweep (:func:`default_lambdas`, :func:`sweep_points`).
+* :mod:`.bootstrap`: :func:`paired_bootstrap` (two routers on the same prompts, with intervals).
 * :mod:`.report`: :func:`evaluate_routers` -> :class:`EvaluationReport`.
 * :mod:`.simulate`: :func:`simulate_bandit`, :func:`bandit_log_from_table`.
 * :mod:`.yardsticks`: the README reference routers (:class:`ReferenceKNNRouter`,
@@ -14,10 +15,12 @@ bandit-feedback simulation. ``docs/evaluation.md`` describes the protocol.
 
 from __future__ import annotations
 
+from .bootstrap import PairedBootstrap, paired_bootstrap, single_model_choices
 from .metrics import (
     OutcomePoint,
     aiq,
     apgr,
+    best_single_index,
     cost_at_quality,
     cpt,
     frontier,
@@ -52,6 +55,7 @@ __all__ = [
     "BanditSimulation",
     "EvaluationReport",
     "OutcomePoint",
+    "PairedBootstrap",
     "ReferenceKNNRouter",
     "ReferenceRidgeRouter",
     "RouterResult",
@@ -59,6 +63,7 @@ __all__ = [
     "aiq",
     "apgr",
     "bandit_log_from_table",
+    "best_single_index",
     "cost_at_quality",
     "cpt",
     "default_lambdas",
@@ -67,6 +72,7 @@ __all__ = [
     "frontier",
     "gap_closed",
     "oracle_point",
+    "paired_bootstrap",
     "pgr_curve",
     "plot_learning_curves",
     "plot_pareto",
@@ -77,6 +83,7 @@ __all__ = [
     "router_aiq",
     "scalarized_choices",
     "simulate_bandit",
+    "single_model_choices",
     "single_model_points",
     "sweep_points",
 ]

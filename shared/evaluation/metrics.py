@@ -29,6 +29,7 @@ __all__ = [
     "OutcomePoint",
     "aiq",
     "apgr",
+    "best_single_index",
     "cost_at_quality",
     "cpt",
     "frontier",
@@ -201,6 +202,22 @@ def single_model_points(quality: ArrayLike, cost: ArrayLike) -> FloatArray:
     """
     Q, C = _matrices(quality, cost)
     return np.column_stack([C.mean(axis=0), Q.mean(axis=0)])
+
+
+def best_single_index(single_points: ArrayLike) -> int:
+    """Index of the best single model: highest mean quality, the cheapest among ties.
+
+    Args:
+        single_points: ``(K, 2)`` mean (cost, quality) per model, as from
+            :func:`single_model_points`.
+
+    Examples:
+        >>> best_single_index([[2.0, 0.9], [1.0, 0.9], [0.5, 0.4]])
+        1
+    """
+    pts = _points(single_points)
+    ties = np.flatnonzero(pts[:, 1] >= pts[:, 1].max())
+    return int(ties[np.argmin(pts[ties, 0])])
 
 
 def oracle_point(quality: ArrayLike, cost: ArrayLike) -> OutcomePoint:

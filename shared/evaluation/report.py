@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import BaseRouter
+from .._validation import Interval, validate_params
 from ..exceptions import DataError
+from .bootstrap import PairedBootstrap, paired_bootstrap, single_model_choices
 from .metrics import (
     OutcomePoint,
     aiq,
+    best_single_index,
     cost_at_quality,
     frontier,
     gap_closed,
@@ -59,6 +62,8 @@ class RouterResult:
         learning_curve: ``((fraction of the training stream, test AIQ), ...)`` for routers
             trained from bandit feedback.
         info: free-form details (fit time, feedback mode, protocol...).
+        vs_hull: paired bootstrap of this router against the single models' hull, when
+            :func:`evaluate_routers` was asked for one (``bootstrap > 0``).
     """
 
     name: str
@@ -70,6 +75,7 @@ class RouterResult:
     gap_closed: float | None
     learning_curve: tuple[tuple[float, float], ...] | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
+    vs_hull: PairedBootstrap | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -85,6 +91,8 @@ class RouterResult:
             out["learning_curve"] = [list(p) for p in self.learning_curve]
         if self.info:
             out["info"] = dict(self.info)
+        if self.vs_hull is not None:
+            out["vs_hull"] = self.vs_hull.to_dict()
         return out
 
 
@@ -181,6 +189,25 @@ class EvaluationReport:
                 assert curve is not None
                 pts = "  ".join(f"{frac:>4.0%}: {value:.4f}" for frac, value in curve)
                 lines.append(f"{name:<{width}}  {pts}")
+        compared = [(n, r.vs_hull) for n, r in self.routers.items() if r.vs_hull is not None]
+        if compared:
+            first = compared[0][1]
+            assert first is not None
+            lines += [
+                "",
+                f"against the single models' hull (paired bootstrap, {first.n_resamples} "
+                f"resamples, {first.confidence:.0%} intervals):",
+                f"{'router':<{width}}  {'dAIQ':>7}  {'interval':>17}  {'dQ@Cbest':>8}  "
+                f"{'interval':>17}  {'AIQ wins':>8}",
+            ]
+            for name, b in compared:
+                assert b is not None
+                (alo, ahi), (qlo, qhi) = b.aiq_interval, b.q_at_cbest_interval
+                lines.append(
+                    f"{name:<{width}}  {b.aiq_diff:>+7.4f}  [{alo:+.4f}, {ahi:+.4f}]  "
+                    f"{b.q_at_cbest_diff:>+8.4f}  [{qlo:+.4f}, {qhi:+.4f}]  "
+                    f"{b.share_better:>8.0%}"
+                )
         mwidth = max(len(m) for m in self.models)
         lines += ["", f"{'single model':<{mwidth}}  {'quality':>7}  {'mean cost':>9}"]
         for m, p in sorted(self.single.items(), key=lambda kv: kv[1].cost):
@@ -238,6 +265,8 @@ def evaluate_routers(
     learning_curves: Mapping[str, Sequence[tuple[float, float]]] | None = None,
     info: Mapping[str, Mapping[str, Any]] | None = None,
     meta: Mapping[str, Any] | None = None,
+    bootstrap: int = 0,
+    random_state: int | None = 0,
 ) -> EvaluationReport:
     """Sweep every fitted router over preferences on the test set and compute the metrics.
 
@@ -255,9 +284,14 @@ def evaluate_routers(
         learning_curves: per router name, ``(fraction, test AIQ)`` pairs to attach.
         info: per router name, details to attach (fit time, feedback mode...).
         meta: run-level details (encoder, seed...).
+        bootstrap: when > 0 (at least 100), compare each router with the single models' hull by
+            a paired bootstrap with this many resamples (:func:`paired_bootstrap`) and attach
+            it as ``RouterResult.vs_hull``.
+        random_state: seed of the bootstrap resampling.
 
     Raises:
         DataError: shapes disagree, or no test row has every model observed.
+        InvalidParameterError: ``bootstrap`` is between 1 and 99.
     """
     X = np.asarray(X_test, dtype=np.float64)
     Q = np.asarray(quality_test, dtype=np.float64)
@@ -267,6 +301,10 @@ def evaluate_routers(
             f"X_test {X.shape}, quality {Q.shape} and cost {C.shape} disagree with "
             f"{len(models)} models."
         )
+    if bootstrap:
+        validate_params(
+            "evaluate_routers", {"bootstrap": bootstrap}, {"bootstrap": [Interval(int, 100, None)]}
+        )
     keep = complete_rows(Q, C)
     if not keep.any():
         raise DataError("No test prompt has every model observed.")
@@ -275,9 +313,7 @@ def evaluate_routers(
     single = {
         m: OutcomePoint(cost=float(c), quality=float(q)) for m, (c, q) in zip(models, single_pts)
     }
-    best_q = single_pts[:, 1].max()
-    ties = np.flatnonzero(single_pts[:, 1] >= best_q)
-    b = int(ties[np.argmin(single_pts[ties, 0])])
+    b = best_single_index(single_pts)
     c_best, q_best = float(single_pts[b, 0]), float(single_pts[b, 1])
     c_max = float(single_pts[:, 0].max())
     oracle = oracle_point(Q, C)
@@ -295,9 +331,16 @@ def evaluate_routers(
         sweep = sweep_points(router, X, Q, C, models, lambdas=lambdas)
         extra = {"protocol": "scalarized" if sweep.scalarized else "route_indices"}
         extra.update(details.get(name, {}))
-        results[name] = summarize_points(
+        result = summarize_points(
             name, sweep.points, learning_curve=curves.get(name), info=extra, **common
         )
+        if bootstrap:
+            hull_choices = single_model_choices(len(models), Q.shape[0])
+            vs_hull = paired_bootstrap(
+                sweep.choices, hull_choices, Q, C, n_resamples=bootstrap, random_state=random_state
+            )
+            result = replace(result, vs_hull=vs_hull)
+        results[name] = result
     return EvaluationReport(
         dataset=dataset,
         n_test=int(Q.shape[0]),

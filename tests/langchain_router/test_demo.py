@@ -52,5 +52,12 @@ def test_demo_command_writes_report(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert set(doc["best_single"]) == {"model", "quality", "cost"}
     assert [row["share"] for row in doc["learning_curve"]] == [0.1, 0.25, 0.5, 1.0]
     assert all(len(p) == 2 for p in doc["router"]["points"])
+    # the final frontier is compared with the single models' hull by a paired bootstrap
+    vs = doc["router"]["vs_hull"]
+    assert vs["n_resamples"] == 1000
+    assert vs["q_at_cbest_diff"] == pytest.approx(
+        doc["router"]["q_at_cbest"] - doc["best_single"]["quality"]
+    )
+    assert "95% interval" in printed
     assert out_png.stat().st_size > 0
     assert out_png.with_suffix(".curve.png").stat().st_size > 0

@@ -131,6 +131,27 @@ def test_bandit_run_reports_learning_curves_beside_full_information(
     assert (tmp_path / "p-learning.png").is_file()
 
 
+def test_bootstrap_compares_each_router_with_the_hull(
+    table_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--bootstrap N prints a paired comparison with the hull and stores it in the JSON."""
+    out = tmp_path / "r.json"
+    code = _run("--data", str(table_dir), "--routers", "knn-ref", "--encoder", "hashing",
+                "--bootstrap", "200", "--json", str(out),
+                "--cache-dir", str(tmp_path / "cache"))  # fmt: skip
+    assert code == 0
+    assert "paired bootstrap, 200 resamples" in capsys.readouterr().out
+    router = json.loads(out.read_text())["routers"]["knn-ref"]
+    hull = json.loads(out.read_text())["hull"]
+    vs = router["vs_hull"]
+    assert vs["n_resamples"] == 200
+    assert vs["aiq_diff"] == pytest.approx(router["aiq"] - hull["aiq"])
+    assert vs["aiq_interval"][0] <= vs["aiq_diff"] <= vs["aiq_interval"][1]
+    with pytest.raises(InvalidParameterError, match="bootstrap"):
+        _run("--data", str(table_dir), "--routers", "knn-ref", "--encoder", "hashing",
+             "--bootstrap", "5", "--cache-dir", str(tmp_path / "cache"))  # fmt: skip
+
+
 def test_errors_are_typed(table_dir: Path, tmp_path: Path) -> None:
     """An unknown router name and a path that is not a table raise the library's errors."""
     with pytest.raises(InvalidParameterError, match="available routers"):

@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from shared import DataError, EvaluationReport, Preference, UnknownModelError, evaluate_routers
+from shared import (
+    DataError,
+    EvaluationReport,
+    InvalidParameterError,
+    Preference,
+    UnknownModelError,
+    evaluate_routers,
+)
 from shared._base import BaseRouter, RouteScores
 from shared.evaluation import (
     ReferenceKNNRouter,
@@ -178,3 +185,30 @@ def test_reference_knn_ties_share_weight_independently_of_order() -> None:
         r = ReferenceKNNRouter(k=2).fit(X[order], Q[order], C[order], models=MODELS)
         q, c = r._predict(np.ones((1, 2)))
         assert q[0, 0] == pytest.approx(2 / 3) and c[0, 1] == pytest.approx(0.1)
+
+
+def test_reference_knn_similarity_weights_follow_cosine() -> None:
+    """Two neighbours at cosine 1.0 and 0.5 with quality 1 and 0: similarity weights give 2/3,
+    plain means 1/2."""
+    X = np.array([[1.0, 0.0], [0.5, np.sqrt(0.75)]])
+    Q = np.array([[1.0, 0.0], [0.0, 1.0]])
+    C = np.array([[0.3, 0.1], [0.6, 0.1]])
+    plain = ReferenceKNNRouter(k=2).fit(X, Q, C, models=MODELS)
+    weighted = ReferenceKNNRouter(k=2, weights="similarity").fit(X, Q, C, models=MODELS)
+    q, c = weighted._predict(np.array([[1.0, 0.0]]))
+    assert q[0, 0] == pytest.approx(2 / 3) and c[0, 0] == pytest.approx(0.4)
+    assert plain._predict(np.array([[1.0, 0.0]]))[0][0, 0] == pytest.approx(0.5)
+
+
+def test_reference_knn_similarity_falls_back_to_plain_means_without_positive_similarity() -> None:
+    X = np.array([[-1.0, 0.0], [0.0, -1.0]])
+    Q = np.array([[1.0, 0.0], [0.0, 1.0]])
+    r = ReferenceKNNRouter(k=2, weights="similarity").fit(X, Q, np.ones((2, 2)), models=MODELS)
+    assert r._predict(np.array([[1.0, 1.0]]))[0][0].tolist() == pytest.approx([0.5, 0.5])
+
+
+def test_reference_knn_rejects_unknown_weights() -> None:
+    with pytest.raises(InvalidParameterError, match="weights"):
+        ReferenceKNNRouter(weights="distance").fit(
+            np.eye(2), np.eye(2), np.ones((2, 2)), models=MODELS
+        )
