@@ -53,12 +53,19 @@ class _TableRouter(BaseRouter):
     cost_scale: float | None
 
     def _prepare(
-        self, X: ArrayLike, quality: ArrayLike, cost: ArrayLike | None, models: Sequence[str]
+        self,
+        X: ArrayLike,
+        quality: ArrayLike | None,
+        cost: ArrayLike | None,
+        models: Sequence[str],
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Validate and record models, width and cost unit; ``quality=None`` means unobserved."""
         self._validate_params()
         owner = type(self).__name__
         names = check_models(models, owner)
         Xc = check_embeddings(X, owner=owner)
+        if quality is None:
+            quality = np.full((Xc.shape[0], len(names)), np.nan)
         Q, C = check_outcomes(quality, cost, Xc.shape[0], len(names), owner)
         self.models_ = names
         self.n_features_in_ = int(Xc.shape[1])
@@ -322,10 +329,7 @@ class RandomRouter(_TableRouter):
         models: Sequence[str],
     ) -> Self:
         """Record the models and the embedding width (outcomes are not used)."""
-        Xc = check_embeddings(X, owner=type(self).__name__)
-        K = len(check_models(models, type(self).__name__))
-        q = np.full((Xc.shape[0], K), np.nan) if quality is None else quality
-        self._prepare(Xc, q, cost, models)
+        self._prepare(X, quality, cost, models)
         return self
 
     def _route_scores(self, X: FloatArray, preference: Preference, explore: bool) -> RouteScores:
@@ -365,10 +369,7 @@ class FixedRouter(_TableRouter):
         models: Sequence[str],
     ) -> Self:
         """Record the models and pick the fixed one."""
-        Xc = check_embeddings(X, owner=type(self).__name__)
-        K = len(check_models(models, type(self).__name__))
-        q = np.full((Xc.shape[0], K), np.nan) if quality is None else quality
-        _, Q, _ = self._prepare(Xc, q, cost, models)
+        _, Q, _ = self._prepare(X, quality, cost, models)
         self.mean_quality_ = _column_means(Q, 0.0)
         if self.model is None:
             self.model_ = self.models_[int(np.argmax(self.mean_quality_))]
