@@ -391,14 +391,7 @@ class FeedbackCallbackHandler(BaseCallbackHandler):
             if self.learner is not None:
                 self.learner.learn(record)
             elif self.engine is not None:
-                self.engine.learn(
-                    record.prompt,
-                    record.model,
-                    record.score,
-                    record.cost_usd,
-                    propensity=record.learning_propensity,  # 1.0 if a fallback answered
-                    preference=record.preference,
-                )
+                self.engine.learn_record(record)
         except InvalidParameterError as err:
             with self._lock:
                 self._learned.pop(record.decision_id, None)

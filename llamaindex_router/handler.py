@@ -244,12 +244,5 @@ class FeedbackEventHandler(BaseEventHandler):
             for record in records:
                 if record.prompt is None or record.score is None:
                     continue
-                self.engine.learn(
-                    record.prompt,
-                    record.model,
-                    record.score,
-                    record.cost_usd,
-                    propensity=record.learning_propensity,  # 1.0 if a fallback answered
-                    preference=record.preference,
-                )
+                self.engine.learn_record(record)
         return records

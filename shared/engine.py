@@ -42,6 +42,7 @@ from .preference import Preference, PreferenceLike
 
 if TYPE_CHECKING:
     from .encoders import PromptEncoder
+    from .feedback.records import DecisionRecord
 
 __all__ = ["RoutingEngine", "estimate_tokens"]
 
@@ -391,6 +392,28 @@ class RoutingEngine:
                 propensity=float(propensity),
                 preference=None if preference is None else Preference.coerce(preference),
             )
+
+    def learn_record(self, record: DecisionRecord) -> None:
+        """:meth:`learn` from a rated feedback record: its prompt, model, score and cost, the
+        preference of the call and :attr:`~shared.DecisionRecord.learning_propensity` (1.0 when
+        a fallback answered instead of the chosen model).
+
+        Raises:
+            InvalidParameterError: the record has no prompt or no rating, or :meth:`learn`
+                refuses it.
+        """
+        if record.prompt is None or record.score is None:
+            raise InvalidParameterError(
+                f"Decision {record.decision_id} needs its prompt and a rating to be learned from."
+            )
+        self.learn(
+            record.prompt,
+            record.model,
+            record.score,
+            record.cost_usd,
+            propensity=record.learning_propensity,
+            preference=record.preference,
+        )
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly summary (pool, router, preference) for logs and tracing."""

@@ -86,6 +86,32 @@ def test_online_learning_changes_decisions() -> None:
     assert engine.route(prompt, {"quality": 1}).model == "notools"
 
 
+def test_learn_record_learns_like_learn_from_the_stored_fields() -> None:
+    """A rated store record teaches the engine exactly what learn() with its fields would."""
+    from shared import FeedbackStore
+
+    prompt = "translate this sentence into French"
+    by_record, by_fields = _engine(), _engine()
+    with FeedbackStore("sqlite://") as store:
+        decision = by_record.route(prompt, {"quality": 1})
+        store.record_decision(decision, prompt=prompt)
+        record = store.rate(decision.decision_id, 0.25)
+        with pytest.raises(InvalidParameterError, match="prompt and a rating"):
+            by_record.learn_record(store.record_decision(by_record.route("unrated", None)))
+    by_record.learn_record(record)
+    by_fields.learn(
+        prompt,
+        record.model,
+        0.25,
+        record.cost_usd,
+        propensity=record.learning_propensity,
+        preference=record.preference,
+    )
+    a = by_record.router.scores(by_record.embed(prompt)[None, :])  # type: ignore[union-attr]
+    b = by_fields.router.scores(by_fields.embed(prompt)[None, :])  # type: ignore[union-attr]
+    assert np.array_equal(a.utility, b.utility)
+
+
 def test_learn_validates_inputs() -> None:
     """Scores outside [0, 1] and bad propensities are rejected before touching the router."""
     engine = _engine()
