@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, exists, func, select, update
+from sqlalchemy import Connection, Engine, Row, Select, exists, func, select, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
@@ -125,6 +125,16 @@ class FeedbackStore:
         by_decision = [r for r in rows if r.decision_id in candidates]
         return by_decision[0] if by_decision else rows[0]
 
+    def _fetch(self, query: Select[Any], limit: int | None) -> list[DecisionRecord]:
+        """Run a decisions query, at most ``limit`` rows, as records with their ratings."""
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                raise FeedbackError(f"limit must be an int >= 0, got {limit!r}.")
+            query = query.limit(limit)
+        return self._run(
+            lambda conn: self._records(conn, conn.execute(query).fetchall()), readonly=True
+        )
+
     @staticmethod
     def _records(conn: Connection, rows: Sequence[Row[Any]]) -> list[DecisionRecord]:
         ratings: dict[str, list[Row[Any]]] = {}
@@ -172,13 +182,7 @@ class FeedbackStore:
             query = query.where(
                 DECISIONS.c.created_at >= (since if since.tzinfo else since.replace(tzinfo=UTC))
             )
-        if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-                raise FeedbackError(f"limit must be an int >= 0, got {limit!r}.")
-            query = query.limit(limit)
-        return self._run(
-            lambda conn: self._records(conn, conn.execute(query).fetchall()), readonly=True
-        )
+        return self._fetch(query, limit)
 
     def find(
         self, metadata_key: str, value: str, *, limit: int | None = None
@@ -217,13 +221,7 @@ class FeedbackStore:
             .where(DECISIONS.c.metadata[metadata_key].as_string() == value)
             .order_by(DECISIONS.c.created_at, DECISIONS.c.id)
         )
-        if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-                raise FeedbackError(f"limit must be an int >= 0, got {limit!r}.")
-            query = query.limit(limit)
-        return self._run(
-            lambda conn: self._records(conn, conn.execute(query).fetchall()), readonly=True
-        )
+        return self._fetch(query, limit)
 
     def stats(self) -> dict[str, int]:
         """Counts: ``decisions``, ``rated`` (decisions with a rating) and ``ratings`` (rows)."""
