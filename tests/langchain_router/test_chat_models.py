@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
@@ -28,6 +26,7 @@ from shared import (
     RoutingEngine,
     UnknownModelError,
 )
+from tests.async_helpers import SlowEncoder, ticks_during
 
 from .conftest import BIG, SMALL, MakeRouter
 
@@ -370,47 +369,9 @@ def test_structured_output_skips_members_without_it(make_router: MakeRouter) -> 
     assert out["raw"].response_metadata["routing"]["ranking"] == ["big"]
 
 
-class _SlowEncoder:
-    """A hashing encoder that takes 0.2 s per call, like a model encoding on the CPU."""
-
-    def __init__(self) -> None:
-        self.inner = HashingEncoder(n_features=64)
-
-    @property
-    def name(self) -> str:
-        return "slow:" + self.inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    def encode(self, texts: Any) -> Any:
-        time.sleep(0.2)
-        return self.inner.encode(texts)
-
-
-async def _ticks_during(call: Callable[[], Awaitable[Any]]) -> int:
-    """How often a 10 ms asyncio ticker ran while ``call()`` was awaited."""
-    ticks = 0
-    done = asyncio.Event()
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while not done.is_set():
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    task = asyncio.create_task(ticker())
-    await asyncio.sleep(0)
-    await call()
-    done.set()
-    await task
-    return ticks
-
-
 async def test_async_routing_does_not_block_the_event_loop(make_router: MakeRouter) -> None:
     """ainvoke, astream and agenerate encode in a worker thread: a concurrent ticker keeps going."""
-    router = make_router(encoder=_SlowEncoder())
+    router = make_router(encoder=SlowEncoder())
 
     async def drain() -> None:
         async for _ in router.astream("hi", preference="cost"):
@@ -422,6 +383,6 @@ async def test_async_routing_does_not_block_the_event_loop(make_router: MakeRout
         lambda: router.agenerate([[HumanMessage("hi")]]),
     ]
     for call in calls:
-        assert await _ticks_during(call) >= 5  # about 20 when not blocked, 0-1 when blocked
+        assert await ticks_during(call) >= 5  # about 20 when not blocked, 0-1 when blocked
     msg = await router.ainvoke("hi", config={"configurable": {"router_preference": "cost"}})
     assert _answered(msg) == "small"  # the run config reached the worker thread

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +24,7 @@ from shared import (
     PreferenceError,
     RoutingEngine,
 )
+from tests.async_helpers import SlowEncoder, ticks_during
 
 from .conftest import QUESTION, EventRecorder, make_cards, make_router
 
@@ -237,47 +237,9 @@ def test_shared_engine(router: RouterLLM) -> None:
     assert other.chat(user(), preference="cost").message.content == "small answer"
 
 
-class _SlowEncoder:
-    """A hashing encoder that takes 0.2 s per call, like a model encoding on the CPU."""
-
-    def __init__(self) -> None:
-        self.inner = HashingEncoder(n_features=64)
-
-    @property
-    def name(self) -> str:
-        return "slow:" + self.inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    def encode(self, texts: Any) -> Any:
-        time.sleep(0.2)
-        return self.inner.encode(texts)
-
-
-async def _ticks_during(call: Callable[[], Awaitable[Any]]) -> int:
-    """How often a 10 ms asyncio ticker ran while ``call()`` was awaited."""
-    ticks = 0
-    done = asyncio.Event()
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while not done.is_set():
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    task = asyncio.create_task(ticker())
-    await asyncio.sleep(0)
-    await call()
-    done.set()
-    await task
-    return ticks
-
-
 async def test_async_routing_does_not_block_the_event_loop() -> None:
     """Async calls route in a worker thread: a concurrent ticker keeps going while encoding."""
-    router = make_router(encoder=_SlowEncoder())
+    router = make_router(encoder=SlowEncoder())
     tool = FunctionTool.from_defaults(add)
 
     async def drain_chat() -> None:
@@ -296,6 +258,6 @@ async def test_async_routing_does_not_block_the_event_loop() -> None:
         lambda: router.achat_with_tools([tool], user_msg="add 1 and 2"),
     ]
     for call in calls:
-        assert await _ticks_during(call) >= 5  # about 20 when not blocked, 0-1 when blocked
+        assert await ticks_during(call) >= 5  # about 20 when not blocked, 0-1 when blocked
     with router.preference("cost"):  # the scoped preference reaches the worker thread
         assert (await router.achat(user())).message.content == "small answer"
