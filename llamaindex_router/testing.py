@@ -43,6 +43,8 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import LLM, ToolSelection
 from pydantic import Field
 
+from ._tools import join_messages
+
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
@@ -344,12 +346,7 @@ class MockToolLLM(MockChatLLM, FunctionCallingLLM):
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Messages plus the tools (a real integration would format provider tool specs)."""
-        messages = list(chat_history or [])
-        if isinstance(user_msg, str):
-            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg))
-        elif user_msg is not None:
-            messages.append(user_msg)
-        return {"messages": messages, "tools": list(tools), **kwargs}
+        return {"messages": join_messages(chat_history, user_msg), "tools": list(tools), **kwargs}
 
     def get_tool_calls_from_response(
         self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
