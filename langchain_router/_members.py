@@ -46,6 +46,7 @@ __all__ = [
     "message_to_chunk",
     "note_failure",
     "stamp",
+    "stamp_chunk",
     "sticky_member",
     "streams_natively",
 ]
@@ -261,6 +262,15 @@ def note_failure(model: str, err: Exception, failures: list[tuple[str, Exception
 def stamp(result: ChatResult, routing: dict[str, Any]) -> ChatResult:
     """Add ``response_metadata["routing"]`` to each generation, keeping the member's metadata."""
     for generation in result.generations:
-        message = generation.message
-        message.response_metadata = {**message.response_metadata, "routing": routing}
+        _stamp_message(generation.message, routing)
     return result
+
+
+def stamp_chunk(chunk: ChatGenerationChunk, routing: dict[str, Any]) -> ChatGenerationChunk:
+    """:func:`stamp` for the first streamed chunk (the routing is sent once, with it)."""
+    _stamp_message(chunk.message, routing)
+    return chunk
+
+
+def _stamp_message(message: BaseMessage, routing: dict[str, Any]) -> None:
+    message.response_metadata = {**message.response_metadata, "routing": routing}

@@ -58,6 +58,7 @@ from ._members import (
     member_kwargs,
     note_failure,
     stamp,
+    stamp_chunk,
     sticky_member,
 )
 from ._preference import coerce_preference, resolve_preference
@@ -437,11 +438,7 @@ class RouterChatModel(BaseChatModel):
                     raise
                 note_failure(name, err, failures)
                 continue
-            first.message.response_metadata = {
-                **first.message.response_metadata,
-                "routing": answered(routing, name, failures),
-            }
-            yield first
+            yield stamp_chunk(first, answered(routing, name, failures))
             yield from chunks
             return
         raise AllCandidatesFailedError(dict(failures)) from failures[-1][1]
@@ -470,11 +467,7 @@ class RouterChatModel(BaseChatModel):
                     raise
                 note_failure(name, err, failures)
                 continue
-            first.message.response_metadata = {
-                **first.message.response_metadata,
-                "routing": answered(routing, name, failures),
-            }
-            yield first
+            yield stamp_chunk(first, answered(routing, name, failures))
             async for chunk in chunks:
                 yield chunk
             return
