@@ -96,15 +96,21 @@ def _check_choices(choices: ArrayLike, shape: tuple[int, int], name: str) -> Int
 
 
 def _metrics(
-    counts: FloatArray, Ca: FloatArray, Qa: FloatArray, C: FloatArray, Q: FloatArray
-) -> tuple[float, float]:
-    """AIQ and Q@Cbest of one sweep on one resample given by per-prompt ``counts``."""
+    counts: FloatArray, sweeps: list[tuple[FloatArray, FloatArray]], C: FloatArray, Q: FloatArray
+) -> list[tuple[float, float]]:
+    """AIQ and Q@Cbest of each sweep on one resample given by per-prompt ``counts``.
+
+    The single models (hence ``c_max`` and the best single model's cost) are computed once per
+    resample and shared by the sweeps.
+    """
     n = counts.sum()
     single = np.column_stack([counts @ C, counts @ Q]) / n
-    b = best_single_index(single)
-    points = np.column_stack([Ca @ counts, Qa @ counts]) / n
-    front = frontier(points)
-    return aiq(front, float(single[:, 0].max())), quality_at_cost(front, float(single[b, 0]))
+    c_max, c_best = float(single[:, 0].max()), float(single[best_single_index(single), 0])
+    out = []
+    for Cs, Qs in sweeps:
+        front = frontier(np.column_stack([Cs @ counts, Qs @ counts]) / n)
+        out.append((aiq(front, c_max), quality_at_cost(front, c_best)))
+    return out
 
 
 def paired_bootstrap(
@@ -154,12 +160,12 @@ def paired_bootstrap(
     rows = np.arange(Q.shape[0])
     sweeps = [(C[rows, A], Q[rows, A]), (C[rows, B], Q[rows, B])]
     ones = np.ones(Q.shape[0])
-    observed = [_metrics(ones, Cs, Qs, C, Q) for Cs, Qs in sweeps]
+    observed = _metrics(ones, sweeps, C, Q)
     rng = np.random.default_rng(random_state)
     diffs = np.empty((n_resamples, 2))
     for r in range(n_resamples):
         counts = np.bincount(rng.integers(0, Q.shape[0], Q.shape[0]), minlength=Q.shape[0])
-        (aiq_a, q_a), (aiq_b, q_b) = (_metrics(counts.astype(float), *s, C, Q) for s in sweeps)
+        (aiq_a, q_a), (aiq_b, q_b) = _metrics(counts.astype(float), sweeps, C, Q)
         diffs[r] = (aiq_a - aiq_b, q_a - q_b)
     tail = 100.0 * (1.0 - confidence) / 2.0
     lo, hi = np.percentile(diffs, [tail, 100.0 - tail], axis=0)

@@ -327,6 +327,7 @@ def evaluate_routers(
     curves = learning_curves or {}
     details = info or {}
     results: dict[str, RouterResult] = {}
+    hull_choices = single_model_choices(len(models), Q.shape[0]) if bootstrap else None
     for name, router in routers.items():
         sweep = sweep_points(router, X, Q, C, models, lambdas=lambdas)
         extra = {"protocol": "scalarized" if sweep.scalarized else "route_indices"}
@@ -334,8 +335,7 @@ def evaluate_routers(
         result = summarize_points(
             name, sweep.points, learning_curve=curves.get(name), info=extra, **common
         )
-        if bootstrap:
-            hull_choices = single_model_choices(len(models), Q.shape[0])
+        if hull_choices is not None:
             vs_hull = paired_bootstrap(
                 sweep.choices, hull_choices, Q, C, n_resamples=bootstrap, random_state=random_state
             )
