@@ -214,6 +214,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
                 {
                     "share": marks[step],
                     "aiq": r.aiq,
+                    "anchored_aiq": float(r.anchored_aiq or 0.0),
                     "q_at_cbest": r.q_at_cbest,
                     "mean_reward_so_far": earned / step,
                     "mean_cost_so_far": spent / step,
@@ -221,7 +222,8 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
             )
             _log(
                 f"[demo] {marks[step]:>4.0%} of the stream ({step} ratings): test AIQ "
-                f"{r.aiq:.4f}, Q@Cbest {r.q_at_cbest:.4f} (hull AIQ {rep.hull.aiq:.4f})"
+                f"{r.aiq:.4f} (anchored {r.anchored_aiq:.4f}), Q@Cbest {r.q_at_cbest:.4f} "
+                f"(hull AIQ {rep.hull.aiq:.4f})"
             )
 
     engine_router = router_model.routing_engine.router
@@ -280,10 +282,11 @@ def _print_summary(
         f"learned online in {seconds:.1f} s\n"
     )
     print("learning curve (test set, after each share of the training stream)")
-    print(f"  {'share':>6}  {'AIQ':>7}  {'Q@Cbest':>8}  {'reward so far':>13}")
+    print(f"  {'share':>6}  {'AIQ':>7}  {'anchored':>8}  {'Q@Cbest':>8}  {'reward so far':>13}")
     for row in curve:
         print(
-            f"  {row['share']:>6.0%}  {row['aiq']:>7.4f}  {row['q_at_cbest']:>8.4f}  "
+            f"  {row['share']:>6.0%}  {row['aiq']:>7.4f}  {row['anchored_aiq']:>8.4f}  "
+            f"{row['q_at_cbest']:>8.4f}  "
             f"{row['mean_reward_so_far']:>13.4f}"
         )
     print("\nsingle models on the test set")
@@ -298,7 +301,10 @@ def _print_summary(
         (alo, ahi), (qlo, qhi) = r.vs_hull.aiq_interval, r.vs_hull.q_at_cbest_interval
         aiq_ci = f"; difference 95% interval [{alo:+.4f}, {ahi:+.4f}]"
         q_ci = f", 95% interval [{qlo:+.4f}, {qhi:+.4f}]"
-    print(f"\nlearned router: AIQ {r.aiq:.4f} (single models' hull {report.hull.aiq:.4f}{aiq_ci})")
+    print(
+        f"\nlearned router: AIQ {r.aiq:.4f}, anchored AIQ {r.anchored_aiq:.4f} "
+        f"(single models' hull {report.hull.aiq:.4f}{aiq_ci})"
+    )
     print(
         f"  at the best single model's cost (${c_best:.3e}): quality {r.q_at_cbest:.4f} "
         f"vs {q_best:.4f} ({r.q_at_cbest - q_best:+.4f}{q_ci})"

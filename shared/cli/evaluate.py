@@ -276,8 +276,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "evaluate",
         help="fit routers on a routing table and report cost/quality metrics",
         description="Fit routers on the train split of a routing table (long layout directory or "
-        "RouterBench wide CSV), sweep preferences on the test split and report AIQ, Q@Cbest, "
-        "C@Qbest and gap closed (see docs/evaluation.md).",
+        "RouterBench wide CSV), sweep preferences on the test split and report AIQ, anchored "
+        "AIQ, Q@Cbest, C@Qbest and gap closed (see docs/evaluation.md).",
     )
     p.add_argument("--data", required=True, help="routing table directory or RouterBench CSV")
     p.add_argument(

@@ -1,7 +1,7 @@
 """Evaluation of routers on routing tables: metrics, preference sweeps, reports, plots and the
 bandit-feedback simulation. ``docs/evaluation.md`` describes the protocol.
 
-* :mod:`.metrics`: :func:`frontier`, :func:`aiq`, :func:`quality_at_cost`,
+* :mod:`.metrics`: :func:`frontier`, :func:`aiq`, :func:`anchored_aiq`, :func:`quality_at_cost`,
   :func:`cost_at_quality`, :func:`gap_closed`, oracle / single-model / random points, and the
   RouteLLM-style :func:`pgr_curve`, :func:`apgr`, :func:`cpt`.
 * :mod:`.sweep`: the preference sweep (:func:`default_lambdas`, :func:`sweep_points`).
@@ -19,6 +19,7 @@ from .bootstrap import PairedBootstrap, paired_bootstrap, single_model_choices
 from .metrics import (
     OutcomePoint,
     aiq,
+    anchored_aiq,
     apgr,
     best_single_index,
     cost_at_quality,
@@ -61,6 +62,7 @@ __all__ = [
     "RouterResult",
     "SweepResult",
     "aiq",
+    "anchored_aiq",
     "apgr",
     "bandit_log_from_table",
     "best_single_index",

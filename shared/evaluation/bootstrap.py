@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .._validation import Interval, validate_params
 from ..exceptions import DataError
-from .metrics import aiq, best_single_index, frontier, quality_at_cost
+from .metrics import aiq, anchored_aiq, best_single_index, frontier, quality_at_cost
 
 __all__ = ["PairedBootstrap", "paired_bootstrap", "single_model_choices"]
 
@@ -50,6 +50,9 @@ class PairedBootstrap:
         aiq_interval: ``(low, high)`` percentile interval of the AIQ difference.
         q_at_cbest_diff: observed Q@Cbest difference.
         q_at_cbest_interval: its percentile interval.
+        anchored_aiq_diff: observed anchored AIQ difference (each router's points together with
+            the single models', :func:`~shared.evaluation.anchored_aiq`).
+        anchored_aiq_interval: its percentile interval.
         share_better: share of resamples in which ``a``'s AIQ is strictly higher.
         n_resamples: number of bootstrap resamples.
         confidence: interval coverage (e.g. 0.95).
@@ -59,6 +62,8 @@ class PairedBootstrap:
     aiq_interval: tuple[float, float]
     q_at_cbest_diff: float
     q_at_cbest_interval: tuple[float, float]
+    anchored_aiq_diff: float
+    anchored_aiq_interval: tuple[float, float]
     share_better: float
     n_resamples: int
     confidence: float
@@ -70,6 +75,8 @@ class PairedBootstrap:
             "aiq_interval": list(self.aiq_interval),
             "q_at_cbest_diff": self.q_at_cbest_diff,
             "q_at_cbest_interval": list(self.q_at_cbest_interval),
+            "anchored_aiq_diff": self.anchored_aiq_diff,
+            "anchored_aiq_interval": list(self.anchored_aiq_interval),
             "share_better": self.share_better,
             "n_resamples": self.n_resamples,
             "confidence": self.confidence,
@@ -97,8 +104,8 @@ def _check_choices(choices: ArrayLike, shape: tuple[int, int], name: str) -> Int
 
 def _metrics(
     counts: FloatArray, sweeps: list[tuple[FloatArray, FloatArray]], C: FloatArray, Q: FloatArray
-) -> list[tuple[float, float]]:
-    """AIQ and Q@Cbest of each sweep on one resample given by per-prompt ``counts``.
+) -> list[tuple[float, float, float]]:
+    """AIQ, Q@Cbest and anchored AIQ of each sweep on one resample given by per-prompt ``counts``.
 
     The single models (hence ``c_max`` and the best single model's cost) are computed once per
     resample and shared by the sweeps.
@@ -108,8 +115,11 @@ def _metrics(
     c_max, c_best = float(single[:, 0].max()), float(single[best_single_index(single), 0])
     out = []
     for Cs, Qs in sweeps:
-        front = frontier(np.column_stack([Cs @ counts, Qs @ counts]) / n)
-        out.append((aiq(front, c_max), quality_at_cost(front, c_best)))
+        pts = np.column_stack([Cs @ counts, Qs @ counts]) / n
+        front = frontier(pts)
+        out.append(
+            (aiq(front, c_max), quality_at_cost(front, c_best), anchored_aiq(pts, single, c_max))
+        )
     return out
 
 
@@ -162,11 +172,11 @@ def paired_bootstrap(
     ones = np.ones(Q.shape[0])
     observed = _metrics(ones, sweeps, C, Q)
     rng = np.random.default_rng(random_state)
-    diffs = np.empty((n_resamples, 2))
+    diffs = np.empty((n_resamples, 3))
     for r in range(n_resamples):
         counts = np.bincount(rng.integers(0, Q.shape[0], Q.shape[0]), minlength=Q.shape[0])
-        (aiq_a, q_a), (aiq_b, q_b) = _metrics(counts.astype(float), sweeps, C, Q)
-        diffs[r] = (aiq_a - aiq_b, q_a - q_b)
+        a, b = _metrics(counts.astype(float), sweeps, C, Q)
+        diffs[r] = np.subtract(a, b)
     tail = 100.0 * (1.0 - confidence) / 2.0
     lo, hi = np.percentile(diffs, [tail, 100.0 - tail], axis=0)
     return PairedBootstrap(
@@ -174,6 +184,8 @@ def paired_bootstrap(
         aiq_interval=(float(lo[0]), float(hi[0])),
         q_at_cbest_diff=observed[0][1] - observed[1][1],
         q_at_cbest_interval=(float(lo[1]), float(hi[1])),
+        anchored_aiq_diff=observed[0][2] - observed[1][2],
+        anchored_aiq_interval=(float(lo[2]), float(hi[2])),
         share_better=float(np.mean(diffs[:, 0] > 0)),
         n_resamples=n_resamples,
         confidence=confidence,

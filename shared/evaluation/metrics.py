@@ -28,6 +28,7 @@ from ..exceptions import DataError, InvalidParameterError
 __all__ = [
     "OutcomePoint",
     "aiq",
+    "anchored_aiq",
     "apgr",
     "best_single_index",
     "cost_at_quality",
@@ -131,6 +132,34 @@ def aiq(front: ArrayLike, c_max: float) -> float:
     grid = np.concatenate(([0.0], inside, [1.0]))
     y = np.interp(grid, x, f[:, 1])
     return float(np.sum((grid[1:] - grid[:-1]) * (y[1:] + y[:-1]) / 2.0))
+
+
+def anchored_aiq(points: ArrayLike, single_points: ArrayLike, c_max: float) -> float:
+    """AIQ of the frontier of a router's points together with the single models' points.
+
+    Plain :func:`aiq` extends a frontier flat to the left of its cheapest point, which credits a
+    router with one operating point (a single model, a fixed classifier) with its own quality at
+    every cost. Anchoring adds the single models' points before taking the frontier, so what lies
+    left of the router's cheapest point is what the cheaper single models (and mixes of them)
+    reach; the anchored AIQ of any router is at least the single models' hull AIQ, and a router
+    that only reproduces a single model scores exactly the hull's.
+
+    Args:
+        points: ``(m, 2)`` (mean cost, mean quality) of the router's sweep settings.
+        single_points: ``(K, 2)`` mean (cost, quality) of each single model on the same prompts.
+        c_max: the largest mean cost among single models (> 0).
+
+    Examples:
+        >>> single = [(1.0, 0.4), (4.0, 0.9)]
+        >>> round(aiq(frontier([(4.0, 0.9)]), c_max=4.0), 4)  # the best model alone, flat left
+        0.9
+        >>> round(anchored_aiq([(4.0, 0.9)], single, c_max=4.0), 4)  # no better than the hull
+        0.5875
+        >>> round(anchored_aiq([(2.0, 0.85)], single, c_max=4.0), 4)  # a router point above it
+        0.6937
+    """
+    both = np.vstack([_points(points), _points(single_points)])
+    return aiq(frontier(both), c_max)
 
 
 def quality_at_cost(front: ArrayLike, cost: float) -> float:

@@ -30,6 +30,7 @@ from .bootstrap import PairedBootstrap, paired_bootstrap, single_model_choices
 from .metrics import (
     OutcomePoint,
     aiq,
+    anchored_aiq,
     best_single_index,
     cost_at_quality,
     frontier,
@@ -55,6 +56,10 @@ class RouterResult:
         points: ``(m, 2)`` (mean cost, mean quality) of each sweep setting.
         frontier: ``(h, 2)`` the points' non-decreasing upper convex hull.
         aiq: area under the frontier over cost normalized by ``c_max``.
+        anchored_aiq: area under the frontier of the router's points together with the single
+            models' points (:func:`~shared.evaluation.anchored_aiq`): a router with one
+            operating point is no longer credited with its quality at every cost. ``None`` when
+            the single models were not given.
         q_at_cbest: frontier quality at the best single model's cost.
         c_at_qbest: least frontier cost reaching the best single model's quality, divided by that
             model's cost; ``None`` if never reached.
@@ -76,11 +81,13 @@ class RouterResult:
     learning_curve: tuple[tuple[float, float], ...] | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
     vs_hull: PairedBootstrap | None = None
+    anchored_aiq: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         out: dict[str, Any] = {
             "aiq": self.aiq,
+            "anchored_aiq": self.anchored_aiq,
             "q_at_cbest": self.q_at_cbest,
             "c_at_qbest": self.c_at_qbest,
             "gap_closed": self.gap_closed,
@@ -175,11 +182,15 @@ class EvaluationReport:
         def fmt(v: float | None, spec: str) -> str:
             return "n/a" if v is None else format(v, spec)
 
-        lines.append(f"{'router':<{width}}  {'AIQ':>7}  {'Q@Cbest':>7}  {'C@Qbest':>7}  {'gap':>7}")
-        lines.append("-" * (width + 38))
+        lines.append(
+            f"{'router':<{width}}  {'AIQ':>7}  {'anchored':>8}  {'Q@Cbest':>7}  {'C@Qbest':>7}  "
+            f"{'gap':>7}"
+        )
+        lines.append("-" * (width + 48))
         for name, r in rows:
             lines.append(
-                f"{name:<{width}}  {r.aiq:>7.4f}  {r.q_at_cbest:>7.4f}  "
+                f"{name:<{width}}  {r.aiq:>7.4f}  {fmt(r.anchored_aiq, '.4f'):>8}  "
+                f"{r.q_at_cbest:>7.4f}  "
                 f"{fmt(r.c_at_qbest, '.3f'):>7}  {fmt(r.gap_closed, '.3f'):>7}"
             )
         curves = [(n, r.learning_curve) for n, r in self.routers.items() if r.learning_curve]
@@ -197,14 +208,16 @@ class EvaluationReport:
                 "",
                 f"against the single models' hull (paired bootstrap, {first.n_resamples} "
                 f"resamples, {first.confidence:.0%} intervals):",
-                f"{'router':<{width}}  {'dAIQ':>7}  {'interval':>17}  {'dQ@Cbest':>8}  "
-                f"{'interval':>17}  {'AIQ wins':>8}",
+                f"{'router':<{width}}  {'dAIQ':>7}  {'interval':>17}  {'danchored':>9}  "
+                f"{'interval':>17}  {'dQ@Cbest':>8}  {'interval':>17}  {'AIQ wins':>8}",
             ]
             for name, b in compared:
                 assert b is not None
                 (alo, ahi), (qlo, qhi) = b.aiq_interval, b.q_at_cbest_interval
+                nlo, nhi = b.anchored_aiq_interval
                 lines.append(
                     f"{name:<{width}}  {b.aiq_diff:>+7.4f}  [{alo:+.4f}, {ahi:+.4f}]  "
+                    f"{b.anchored_aiq_diff:>+9.4f}  [{nlo:+.4f}, {nhi:+.4f}]  "
                     f"{b.q_at_cbest_diff:>+8.4f}  [{qlo:+.4f}, {qhi:+.4f}]  "
                     f"{b.share_better:>8.0%}"
                 )
@@ -223,10 +236,15 @@ def summarize_points(
     c_best: float,
     q_best: float,
     q_oracle: float,
+    single_points: ArrayLike | None = None,
     learning_curve: Sequence[tuple[float, float]] | None = None,
     info: Mapping[str, Any] | None = None,
 ) -> RouterResult:
-    """The headline metrics of a set of (cost, quality) points."""
+    """The headline metrics of a set of (cost, quality) points.
+
+    ``single_points`` (the ``(K, 2)`` single models' mean cost and quality) gives the anchored
+    AIQ; without them ``anchored_aiq`` is ``None``.
+    """
     pts = np.asarray(points, dtype=np.float64)
     front = frontier(pts)
     q_at = quality_at_cost(front, c_best)
@@ -236,6 +254,7 @@ def summarize_points(
         points=pts,
         frontier=front,
         aiq=aiq(front, c_max),
+        anchored_aiq=None if single_points is None else anchored_aiq(pts, single_points, c_max),
         q_at_cbest=q_at,
         c_at_qbest=None if c_at is None else c_at / c_best,
         gap_closed=gap_closed(q_at, q_best, q_oracle),
@@ -322,6 +341,7 @@ def evaluate_routers(
         "c_best": c_best,
         "q_best": q_best,
         "q_oracle": oracle.quality,
+        "single_points": single_pts,
     }
     hull = summarize_points("single models' hull", single_pts, **common)
     curves = learning_curves or {}

@@ -38,6 +38,10 @@ def test_observed_differences_match_the_report() -> None:
     r = report.routers["r"]
     assert res.aiq_diff == pytest.approx(r.aiq - report.hull.aiq, abs=1e-12)
     assert res.q_at_cbest_diff == pytest.approx(r.q_at_cbest - report.hull.q_at_cbest, abs=1e-12)
+    assert r.anchored_aiq is not None and report.hull.anchored_aiq is not None
+    assert res.anchored_aiq_diff == pytest.approx(
+        r.anchored_aiq - report.hull.anchored_aiq, abs=1e-12
+    )
     lo, hi = res.aiq_interval
     assert lo < res.aiq_diff < hi
 

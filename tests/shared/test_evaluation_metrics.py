@@ -8,6 +8,7 @@ import pytest
 from shared import DataError, InvalidParameterError, aiq, cost_at_quality, frontier, quality_at_cost
 from shared.evaluation import (
     OutcomePoint,
+    anchored_aiq,
     apgr,
     cpt,
     gap_closed,
@@ -107,3 +108,18 @@ def test_pgr_curve_apgr_and_cpt() -> None:
     assert cpt(curve, 0.25, 0.75, 1.1) is None
     with pytest.raises(InvalidParameterError):
         apgr(curve, q_weak=0.75, q_strong=0.25)
+
+
+def test_anchored_aiq_no_longer_credits_one_point_with_its_quality_at_every_cost() -> None:
+    """Single models (1, .4) and (4, .9), c_max 4. The best model alone: plain AIQ extends its
+    point flat to the left (0.9); anchored, its frontier is the hull's, area
+    .25*.4 + .75*(.4+.9)/2 = .5875. A router point (2, .85) above the hull's chord adds area:
+    .25*.4 + .25*(.4+.85)/2 + .5*(.85+.9)/2 = .69375."""
+    single = [(1.0, 0.4), (4.0, 0.9)]
+    assert aiq(frontier([(4.0, 0.9)]), 4.0) == pytest.approx(0.9)
+    assert anchored_aiq([(4.0, 0.9)], single, 4.0) == pytest.approx(0.5875)
+    assert anchored_aiq(single, single, 4.0) == pytest.approx(aiq(frontier(single), 4.0))
+    assert anchored_aiq([(2.0, 0.85)], single, 4.0) == pytest.approx(0.69375)
+    assert anchored_aiq([(2.0, 0.1)], single, 4.0) == pytest.approx(0.5875)  # below: no credit
+    with pytest.raises(DataError):
+        anchored_aiq([(1.0, 0.5)], [(1.0, np.nan)], 4.0)

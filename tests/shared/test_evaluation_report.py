@@ -118,6 +118,7 @@ def test_evaluate_routers_report_values_and_json_schema(tmp_path: Path) -> None:
     assert rep.oracle.cost == pytest.approx(0.55) and rep.oracle.quality == pytest.approx(0.75)
     res = rep.routers["fixed"]
     assert res.aiq == pytest.approx(0.475) == rep.hull.aiq
+    assert res.anchored_aiq == pytest.approx(0.475) == rep.hull.anchored_aiq
     assert res.q_at_cbest == pytest.approx(0.75) and res.c_at_qbest == pytest.approx(1.0)
     assert res.gap_closed is None  # the oracle is no better than the best model here
     data = json.loads(rep.to_json())
@@ -126,6 +127,7 @@ def test_evaluate_routers_report_values_and_json_schema(tmp_path: Path) -> None:
     assert set(data["oracle"]) == {"quality", "cost"}
     assert set(data["routers"]["fixed"]) >= {
         "aiq",
+        "anchored_aiq",
         "q_at_cbest",
         "c_at_qbest",
         "gap_closed",
@@ -135,6 +137,17 @@ def test_evaluate_routers_report_values_and_json_schema(tmp_path: Path) -> None:
     assert set(data["single_models"]) == set(MODELS) and "aiq" in data["hull"]
     text = rep.format_table()
     assert "fixed" in text and "single models' hull" in text and "0.4750" in text
+    assert "anchored" in text
+
+
+def test_report_anchored_aiq_of_a_one_point_router_is_the_hulls() -> None:
+    """A router that always calls big scores its quality .75 at every cost by plain AIQ; its
+    anchored AIQ is the single models' hull's .475 (see the test above)."""
+    X, Q, C = _data()
+    r = _Fixed(q=[[0.9, 0.5]] * 4, c=[[0.0, 0.0]] * 4).fit(MODELS)
+    res = evaluate_routers({"big only": r}, X, Q, C, MODELS).routers["big only"]
+    assert res.aiq == pytest.approx(0.75)
+    assert res.anchored_aiq == pytest.approx(0.475)
 
 
 def test_evaluate_routers_drops_incomplete_test_rows_and_checks_shapes() -> None:
