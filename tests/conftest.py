@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from tests.openai_server import openai_server  # noqa: F401 - the fixture, for every test
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
