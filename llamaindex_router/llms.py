@@ -44,8 +44,9 @@ from shared import (
     Preference,
     RoutingEngine,
 )
+from shared.engine import estimate_tokens
 
-from ._convert import chat_to_completion, routing_text, tool_call_ids
+from ._convert import chat_to_completion, message_pairs, routing_text, tool_call_ids
 from ._delegate import Attempt, ToolCallOwners, dispatcher
 from ._preference import PreferenceInput, coerce_preference
 from ._tools import ToolRoutingMixin, router_tools, supports_tools
@@ -333,10 +334,15 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         text = routing_text(messages)
         owner = self._sticky_owner(messages)
         pref = self.resolve_preference(preference)
+        # the whole conversation is priced and counts against context windows (as in LangChain)
+        tokens = estimate_tokens("\n".join(content for _, content in message_pairs(messages)))
         if owner is None:
-            return self._engine.route(text, pref, needs_tools=needs_tools), text, False
+            decision = self._engine.route(text, pref, needs_tools=needs_tools, input_tokens=tokens)
+            return decision, text, False
         # pinned with propensity 1.0, the other candidates as fallbacks (the engine's rule)
-        decision, sticky = self._engine.route_sticky(text, owner, pref, needs_tools=needs_tools)
+        decision, sticky = self._engine.route_sticky(
+            text, owner, pref, needs_tools=needs_tools, input_tokens=tokens
+        )
         return decision, text, sticky
 
     def _attempt(

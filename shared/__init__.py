@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "BaseRouter": "._base",
     "RouteScores": "._base",
     "RoutingEngine": ".engine",
+    "CallCostModel": ".costs",
     "save_router": ".persistence",
     "load_router": ".persistence",
     # encoders
@@ -109,6 +110,7 @@ __all__ = [
     "BanditLog",
     "BaseRouter",
     "CachedEncoder",
+    "CallCostModel",
     "ConcatEncoder",
     "DataError",
     "Decision",
@@ -191,6 +193,7 @@ if TYPE_CHECKING:  # real imports for type checkers and IDEs
         exact_front,
         optllm_front,
     )
+    from .costs import CallCostModel
     from .decision import Decision
     from .encoders import (
         CachedEncoder,

@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._validation import Constraint, check_embeddings, validate_params
 from .decision import Decision
-from .exceptions import InvalidParameterError, NotFittedError, UnknownModelError
+from .exceptions import DataError, InvalidParameterError, NotFittedError, UnknownModelError
 from .preference import Preference, PreferenceLike
 
 __all__ = [
@@ -175,6 +175,28 @@ class BaseRouter(BaseEstimator):
     def _route_scores(self, X: FloatArray, preference: Preference, explore: bool) -> RouteScores:
         """Score every model of ``models_`` for each row of ``X`` (already validated)."""
 
+    def _call_scores(
+        self,
+        X: FloatArray,
+        preference: Preference,
+        explore: bool,
+        mask: NDArray[np.bool_],
+        cost: FloatArray | None,
+    ) -> RouteScores:
+        """Scores of one routing call, given its candidates (``mask`` over ``models_``) and,
+        when known, each model's cost of this call (``cost``, ``(n, K)``, replacing the
+        router's predicted cost in the utility).
+
+        The default uses :meth:`_route_scores` and, with known costs, shifts a deterministic
+        utility by the difference of the cost terms; a sampling router without its own
+        override keeps its predicted costs (its probabilities cannot be re-weighted).
+        """
+        rs = self._route_scores(X, preference, explore)
+        if cost is None or rs.cost is None or rs.probabilities is not None:
+            return rs
+        shift = preference.cost * (rs.cost - cost) / self.cost_scale_
+        return RouteScores(utility=rs.utility + shift, quality=rs.quality, cost=cost)
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
         """Learned state as (JSON-able metadata, named arrays); used by :meth:`save`."""
         raise NotImplementedError(f"{type(self).__name__} does not support persistence.")
@@ -280,6 +302,7 @@ class BaseRouter(BaseEstimator):
         candidates: Collection[str] | None = None,
         explore: bool = True,
         decision_id: str | None = None,
+        cost: ArrayLike | None = None,
     ) -> Decision:
         """Route one prompt embedding.
 
@@ -290,6 +313,9 @@ class BaseRouter(BaseEstimator):
             explore: let a router configured to explore (Thompson sampling, a sampling policy,
                 epsilon-greedy) do so; ``False`` always takes the best-scored candidate.
             decision_id: use this id instead of a fresh one.
+            cost: the known USD cost of this call for each model of ``models_`` (for example
+                card prices times the call's tokens), used instead of the router's predicted
+                cost; ``None`` uses the predictions.
 
         Returns:
             The :class:`~shared.Decision`, with the propensity of the choice.
@@ -300,6 +326,7 @@ class BaseRouter(BaseEstimator):
             candidates=candidates,
             explore=explore,
             decision_ids=None if decision_id is None else [decision_id],
+            cost=cost,
         )[0]
 
     def decide_batch(
@@ -310,12 +337,19 @@ class BaseRouter(BaseEstimator):
         candidates: Collection[str] | None = None,
         explore: bool = True,
         decision_ids: Sequence[str] | None = None,
+        cost: ArrayLike | None = None,
     ) -> list[Decision]:
-        """Route a batch of prompt embeddings under one preference (see :meth:`decide`)."""
+        """Route a batch of prompt embeddings under one preference (see :meth:`decide`;
+        ``cost`` is ``(n_models,)`` for every row or ``(n_samples, n_models)``).
+
+        Raises:
+            DataError: ``cost`` has the wrong shape or a negative or non-finite entry.
+        """
         Xc = self._check_X(X, allow_1d=True)
         pref = Preference.coerce(preference if preference is not None else Preference())
         mask = self._candidate_mask(candidates)
-        rs = self._route_scores(Xc, pref, explore)
+        known = None if cost is None else self._check_call_cost(cost, Xc.shape[0])
+        rs = self._call_scores(Xc, pref, explore, mask, known)
         models = tuple(self.models_)
         out: list[Decision] = []
         for i in range(Xc.shape[0]):
@@ -358,6 +392,18 @@ class BaseRouter(BaseEstimator):
             )
             out.append(decision)
         return out
+
+    def _check_call_cost(self, cost: ArrayLike, n: int) -> FloatArray:
+        K = len(self.models_)
+        arr = np.asarray(cost, dtype=np.float64)
+        if arr.shape == (K,):
+            arr = np.broadcast_to(arr, (n, K))
+        if arr.shape != (n, K) or not np.isfinite(arr).all() or (arr < 0).any():
+            raise DataError(
+                f"'cost' must hold one finite USD cost >= 0 per model ({K}) and prompt ({n}), "
+                f"got shape {arr.shape}."
+            )
+        return np.asarray(arr, dtype=np.float64)
 
     def save(self, path: str) -> None:
         """Save the fitted router to the directory ``path`` (JSON + ``.npz``, no pickle).

@@ -5,11 +5,20 @@ candidates that can serve a call (tools, structured output, context window), the
 router has no data yet, and online learning from ratings. Both plugins call the same engine, so the
 same prompt, preference and router state give the same decision through either framework.
 
-Cold start: without a fitted router the engine starts a :class:`~shared.RidgeRouter` with an upper
-confidence bonus (so it explores) whose heads are shrunk toward priors: the expected cost of each
-card for a nominal prompt, and ``prior_quality`` when given, else a prior that rises with price
-(0.5 for the cheapest model to 0.8 for the priciest; "you get what you pay for" until data says
-otherwise). Ratings then move the heads away from the priors.
+Cold start: without a fitted router the engine starts a :class:`~shared.RidgeRouter` whose
+quality heads are a proper prior. Each member's mean quality starts at ``prior_quality`` when given,
+else at a prior that rises with price (0.5 for the cheapest model to 0.8 for the priciest; "you get
+what you pay for" until data says otherwise), and that prior counts as
+:data:`DEFAULT_PRIOR_STRENGTH` ratings: a member's mean is ``(strength * prior + sum of its
+ratings) / (strength + n)``, so one rating moves it by ``1 / (1 + strength)`` of the gap. Per-prompt
+deviations from the member mean are ridge regressions on the embedding, shrunk to zero. Its
+exploration is ``"safe"``: it samples only among members whose predicted utility under the call's
+preference is within :data:`DEFAULT_MAX_REGRET` of the best, and logs the propensity.
+
+Costs compare like with like: a call's cost is each card's price times the call's known input
+tokens plus a predicted completion length (:class:`~shared.CallCostModel`: the card's
+``expected_output_tokens`` shrunk with observed usage), for every candidate alike, whatever the
+router would predict.
 
 Examples:
     >>> from shared import HashingEncoder, ModelCard, RoutingEngine
@@ -35,6 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._base import BaseRouter
+from .costs import CallCostModel
 from .decision import Decision
 from .exceptions import InvalidParameterError, NotFittedError, UnknownModelError
 from .pool import ModelCard, ModelPool
@@ -44,7 +54,14 @@ if TYPE_CHECKING:
     from .encoders import PromptEncoder
     from .feedback.records import DecisionRecord
 
-__all__ = ["RoutingEngine", "estimate_tokens"]
+__all__ = ["DEFAULT_MAX_REGRET", "DEFAULT_PRIOR_STRENGTH", "RoutingEngine", "estimate_tokens"]
+
+#: Pseudo-ratings behind each member's prior mean quality in the default cold-start router.
+DEFAULT_PRIOR_STRENGTH = 10.0
+#: Utility the default router's exploration may give up per call (quality points at pure quality).
+DEFAULT_MAX_REGRET = 0.05
+#: Ridge penalty of the default router's per-prompt deviations.
+DEFAULT_ALPHA = 1.0
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +89,11 @@ class RoutingEngine:
         prior_quality: prior quality in [0, 1] per model name for the cold start.
         explore: let the router explore (UCB bonus, sampling policy) when it is configured to.
         nominal_input_tokens: prompt length used to turn card prices into prior costs.
+        output_prior_strength: weight of each card's ``expected_output_tokens`` in the learned
+            completion length, in observed calls (see :class:`~shared.CallCostModel`).
+
+    Attributes:
+        cost_model: the :class:`~shared.CallCostModel` pricing each call for every candidate.
 
     Raises:
         InvalidParameterError: a prior is outside [0, 1] or names an unknown model.
@@ -87,6 +109,7 @@ class RoutingEngine:
         prior_quality: Mapping[str, float] | None = None,
         explore: bool = True,
         nominal_input_tokens: int = 500,
+        output_prior_strength: float = 10.0,
     ) -> None:
         self.pool = pool if isinstance(pool, ModelPool) else ModelPool(pool)
         self._encoder = encoder
@@ -104,6 +127,7 @@ class RoutingEngine:
                 )
         self.explore = explore
         self.nominal_input_tokens = nominal_input_tokens
+        self.cost_model = CallCostModel(self.pool, prior_strength=output_prior_strength)
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ parts
@@ -135,7 +159,12 @@ class RoutingEngine:
                 from .routers import RidgeRouter
 
                 self.router = RidgeRouter(
-                    alpha=1.0, exploration="ucb", exploration_weight=0.5, solver="sherman_morrison"
+                    alpha=DEFAULT_ALPHA,
+                    prior_strength=DEFAULT_PRIOR_STRENGTH,
+                    exploration="safe",
+                    exploration_weight=1.0,
+                    max_regret=DEFAULT_MAX_REGRET,
+                    solver="sherman_morrison",
                 )
             router = self.router
             if not router.is_fitted:
@@ -261,8 +290,12 @@ class RoutingEngine:
         with self._lock:
             router = self._ready_router(x.shape[0])
             cands = self.candidates(**needs, allowed=allowed)
+            known = list(router.models_)
+            cost = None
+            if self.cost_model.priced(cands) and all(m in self.pool for m in known):
+                cost = self.cost_model.predict(known, int(needs["input_tokens"]))
             return router.decide(
-                x, pref, candidates=cands, explore=self.explore, decision_id=decision_id
+                x, pref, candidates=cands, explore=self.explore, decision_id=decision_id, cost=cost
             )
 
     def route_sticky(
@@ -366,16 +399,25 @@ class RoutingEngine:
         *,
         propensity: float = 1.0,
         preference: PreferenceLike | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
     ) -> None:
         """Update the router online with one rated outcome (thread-safe).
 
+        The call's completion length (``output_tokens`` from its usage, else the length its
+        ``cost`` implies with ``input_tokens``, estimated from ``prompt`` when ``None``) also
+        teaches :attr:`cost_model` the member's output length.
+
         Raises:
-            InvalidParameterError: ``score`` outside [0, 1] or a bad propensity.
+            InvalidParameterError: ``score`` outside [0, 1], a bad propensity or token count.
         """
         if not 0.0 <= float(score) <= 1.0:
             raise InvalidParameterError(f"A score must be in [0, 1], got {score!r}.")
         if not 0.0 < float(propensity) <= 1.0:
             raise InvalidParameterError(f"A propensity must be in (0, 1], got {propensity!r}.")
+        for name, value in (("input_tokens", input_tokens), ("output_tokens", output_tokens)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise InvalidParameterError(f"'{name}' must be an int, got {value!r}.")
         x = self.embed(prompt)
         with self._lock:
             router = self._ready_router(x.shape[0])
@@ -392,6 +434,13 @@ class RoutingEngine:
                 propensity=float(propensity),
                 preference=None if preference is None else Preference.coerce(preference),
             )
+            if model in self.pool:
+                self.cost_model.observe(
+                    model,
+                    output_tokens=output_tokens,
+                    cost=cost,
+                    input_tokens=estimate_tokens(prompt) if input_tokens is None else input_tokens,
+                )
 
     def learn_record(self, record: DecisionRecord) -> None:
         """:meth:`learn` from a rated feedback record: its prompt, model, score and cost, the
@@ -413,6 +462,8 @@ class RoutingEngine:
             record.cost_usd,
             propensity=record.learning_propensity,
             preference=record.preference,
+            input_tokens=record.input_tokens,
+            output_tokens=record.output_tokens,
         )
 
     def describe(self) -> dict[str, Any]:

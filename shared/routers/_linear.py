@@ -10,6 +10,13 @@ with ``P = diag(1, ..., 1, 1 or 0)`` (the intercept is penalized or not) and ``w
 prior)``: ridge shrinking toward a prior mean. With no data and an unpenalized intercept the system
 is singular and the weights are exactly ``w0``, so predictions equal the prior.
 
+Member-level prior (``set_strength``): with an unpenalized intercept the solution predicts
+``ȳ + wᵀ(x - x̄)`` (the model's mean outcome plus a ridge deviation shrunk to zero). A strength
+``s > 0`` replaces the mean ``ȳ`` of the ``n`` observed rows by ``(s * prior + n * ȳ) / (s + n)``:
+the prior counts as ``s`` pseudo-observations of the model's mean, so one row moves every
+prediction of a model with no other rows by exactly ``1 / (1 + s)`` of the gap (the deviation of a
+single row is zero once centred), and the predictive width's mean term ``1/n`` becomes ``1/(n + s)``.
+
 Solves are lazy: adding rows marks a model dirty and the next prediction re-solves only the dirty
 models. With ``solver="sherman_morrison"`` the inverse ``(A + αP)⁻¹`` is kept and updated by
 rank-one Sherman-Morrison steps when a few rows arrive, which is ``O(p²)`` instead of ``O(p³)``.
@@ -102,6 +109,7 @@ class RidgeHeads:
         self.yy = np.zeros(n_models)
         self.n = np.zeros(n_models)
         self.prior = np.zeros(n_models)
+        self.strength = np.zeros(n_models)
         self.alpha = np.ones(n_models)
         self._W = np.zeros((p, n_models))
         self._sigma = np.zeros(n_models)
@@ -164,7 +172,14 @@ class RidgeHeads:
         self.prior = np.asarray(prior, dtype=np.float64).copy()
         self._dirty[:] = True
 
-    def append(self, prior: float, alpha: float) -> int:
+    def set_strength(self, strength: FloatArray) -> None:
+        """Set per-model prior strengths of the mean, in pseudo-observations (0: no prior once
+        data exists). Only meaningful with a fitted, unpenalized intercept."""
+        self.strength = np.asarray(strength, dtype=np.float64).copy()
+        self._dirty[:] = True
+        self._inv_ok[:] = False
+
+    def append(self, prior: float, alpha: float, strength: float = 0.0) -> int:
         """Add an empty model; returns its index."""
         p = self.p
         self.A = np.concatenate([self.A, np.zeros((1, p, p))])
@@ -172,6 +187,7 @@ class RidgeHeads:
         self.yy = np.append(self.yy, 0.0)
         self.n = np.append(self.n, 0.0)
         self.prior = np.append(self.prior, prior)
+        self.strength = np.append(self.strength, strength)
         self.alpha = np.append(self.alpha, alpha)
         self._W = np.concatenate([self._W, np.zeros((p, 1))], axis=1)
         self._sigma = np.append(self._sigma, 0.0)
@@ -183,8 +199,8 @@ class RidgeHeads:
 
     def delete(self, k: int) -> None:
         """Drop model ``k`` (nothing else changes: heads are independent)."""
-        names = ("A", "b", "yy", "n", "prior", "alpha", "_sigma", "_inv", "_dirty", "_inv_ok")
-        for name in (*names, "_sm_steps"):
+        names = ("A", "b", "yy", "n", "prior", "strength", "alpha", "_sigma", "_inv", "_dirty")
+        for name in (*names, "_inv_ok", "_sm_steps"):
             setattr(self, name, np.delete(getattr(self, name), k, axis=0))
         self._W = np.delete(self._W, k, axis=1)
 
@@ -217,7 +233,10 @@ class RidgeHeads:
                 w[-1] = self.prior[j]
                 self._W[:, j] = w
                 self._sigma[j] = float(np.sqrt(self.noise_prior))
-                self._inv[j] = np.diag(np.full(self.p, 1.0 / self.alpha[j]))
+                diag = np.full(self.p, 1.0 / self.alpha[j])
+                if self.strength[j] > 0:  # the prior's spread of the mean: s pseudo-observations
+                    diag[-1] = 1.0 / self.strength[j]
+                self._inv[j] = np.diag(diag)
                 self._inv_ok[j] = True
                 self._dirty[j] = False
             return
@@ -261,7 +280,20 @@ class RidgeHeads:
                 ]
                 self._solve(k, want_inverse, twins)
                 dirty = [j for j in dirty if j not in twins]
-        return self._W
+        shrunk = self._shrunk()
+        if not shrunk.any():
+            return self._W
+        W = self._W.copy()
+        s, n = self.strength[shrunk], self.n[shrunk]
+        mean = self.b[shrunk, -1] / n  # the intercept column of b sums the targets
+        W[-1, shrunk] += s * (self.prior[shrunk] - mean) / (s + n)
+        return W
+
+    def _shrunk(self) -> NDArray[np.bool_]:
+        """Models whose observed mean is shrunk toward the prior (strength > 0, data seen)."""
+        if not self.fit_intercept or self.penalize_intercept:
+            return np.zeros(self.n_models, dtype=bool)
+        return np.asarray((self.strength > 0) & (self.n > 0), dtype=bool)
 
     def sigma(self) -> FloatArray:
         """Per-model noise standard deviation (after :meth:`weights`)."""
@@ -279,6 +311,10 @@ class RidgeHeads:
         """``(n, K)`` values ``sqrt(x̃ᵀ (A + αP)⁻¹ x̃)``, the predictive spread per unit noise."""
         inv = self.inverse()
         quad = (np.matmul(inv, Xt.T) * Xt.T[None, :, :]).sum(axis=1).T  # (n, K)
+        shrunk = self._shrunk()
+        if shrunk.any():  # the mean's variance term 1/n becomes 1/(n + s)
+            n = self.n[shrunk]
+            quad[:, shrunk] += 1.0 / (n + self.strength[shrunk]) - 1.0 / n
         return np.asarray(np.sqrt(np.maximum(quad, 0.0)), dtype=np.float64)
 
     # ------------------------------------------------------------------ penalty selection
@@ -304,6 +340,7 @@ class RidgeHeads:
             f"{prefix}yy": self.yy,
             f"{prefix}n": self.n,
             f"{prefix}prior": self.prior,
+            f"{prefix}strength": self.strength,
             f"{prefix}alpha": self.alpha,
         }
 
@@ -316,6 +353,8 @@ class RidgeHeads:
         self.prior = np.array(arrays[f"{prefix}prior"], dtype=np.float64)
         self.alpha = np.array(arrays[f"{prefix}alpha"], dtype=np.float64)
         K, p = self.A.shape[0], self.A.shape[1]
+        saved = arrays.get(f"{prefix}strength")  # absent in files saved before the prior strength
+        self.strength = np.zeros(K) if saved is None else np.array(saved, dtype=np.float64)
         self.p = p
         self._W = np.zeros((p, K))
         self._sigma = np.zeros(K)

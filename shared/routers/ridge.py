@@ -76,16 +76,30 @@ class RidgeRouter(BaseRouter):
         fit_intercept: add an intercept to every head.
         penalize_intercept: shrink the intercept toward the prior like the other weights (the
             IR3DE and reference behaviour); ``False`` leaves it free once data exists.
+        prior_strength: weight of each model's prior mean (``initialize``'s priors; 0.5 quality
+            and 0 cost after ``fit``), in pseudo-observations: a model's predicted mean is
+            ``(prior_strength * prior + sum of its outcomes) / (prior_strength + n)`` and the
+            per-prompt ridge deviations (penalty ``alpha``) are learned on top of it, so one
+            rating moves a model's predictions by exactly ``1 / (1 + prior_strength)`` of the
+            gap on every prompt. ``0`` (default) lets the first observation replace the prior.
+            Needs ``fit_intercept=True`` and ``penalize_intercept=False``.
         predict_cost: regress cost on the prompt; ``False`` predicts each model's mean cost.
         solver: ``"cholesky"`` re-factorizes a changed head at the next decision (best for
             batches); ``"sherman_morrison"`` keeps the inverse and updates it in ``O(p²)`` per
             record, re-factorizing every ``p`` steps (best when single updates and decisions
             interleave, and for UCB/Thompson, which need the inverse).
         exploration: ``"none"``, ``"ucb"`` (deterministic bonus
-            ``exploration_weight * sigma * sqrt(x̃ᵀA⁻¹x̃)`` on quality) or ``"thompson"``
+            ``exploration_weight * sigma * sqrt(x̃ᵀA⁻¹x̃)`` on quality), ``"thompson"``
             (probabilities of being best under ``w ~ N(ŵ, sigma² A⁻¹)``, estimated from
-            ``n_draws`` Monte Carlo draws; ``decide`` samples from them and logs the propensity).
+            ``n_draws`` Monte Carlo draws; ``decide`` samples from them and logs the propensity)
+            or ``"safe"`` (Thompson sampling restricted to the plausible candidates: those whose
+            predicted utility under the call's preference is within ``max_regret`` of the best
+            and whose optimistic utility, mean plus ``exploration_weight`` spreads, reaches the
+            best; the expected regret of a call is at most ``max_regret`` by the router's own
+            estimates, and the best candidate is always among them).
         exploration_weight: scale of the exploration.
+        max_regret: utility (quality points at a pure-quality preference) ``"safe"``
+            exploration may give up per call.
         n_draws: Monte Carlo draws for the Thompson probabilities.
         cost_scale: fixed cost unit; default: 95th percentile of the training costs.
         random_state: seed of the exploration draws.
@@ -101,8 +115,10 @@ class RidgeRouter(BaseRouter):
         "penalize_intercept": ["boolean"],
         "predict_cost": ["boolean"],
         "solver": [Options(("cholesky", "sherman_morrison"))],
-        "exploration": [Options(("none", "ucb", "thompson"))],
+        "prior_strength": [Interval(float, 0, None, closed="left")],
+        "exploration": [Options(("none", "ucb", "thompson", "safe"))],
         "exploration_weight": [Interval(float, 0, None, closed="left")],
+        "max_regret": [Interval(float, 0, None, closed="left")],
         "n_draws": [Interval(int, 2, None)],
         "cost_scale": [None, Interval(float, 0, None, closed="neither")],
         "random_state": ["random_state"],
@@ -116,10 +132,12 @@ class RidgeRouter(BaseRouter):
         alpha_selection: str = "relative",
         fit_intercept: bool = True,
         penalize_intercept: bool = False,
+        prior_strength: float = 0.0,
         predict_cost: bool = True,
         solver: str = "cholesky",
         exploration: str = "none",
         exploration_weight: float = 1.0,
+        max_regret: float = 0.05,
         n_draws: int = 64,
         cost_scale: float | None = None,
         random_state: int | None = None,
@@ -129,10 +147,12 @@ class RidgeRouter(BaseRouter):
         self.alpha_selection = alpha_selection
         self.fit_intercept = fit_intercept
         self.penalize_intercept = penalize_intercept
+        self.prior_strength = prior_strength
         self.predict_cost = predict_cost
         self.solver = solver
         self.exploration = exploration
         self.exploration_weight = exploration_weight
+        self.max_regret = max_regret
         self.n_draws = n_draws
         self.cost_scale = cost_scale
         self.random_state = random_state
@@ -184,6 +204,11 @@ class RidgeRouter(BaseRouter):
     ) -> None:
         K = len(models)
         p = n_features + int(self.fit_intercept)
+        if self.prior_strength > 0 and (not self.fit_intercept or self.penalize_intercept):
+            raise InvalidParameterError(
+                "prior_strength > 0 needs fit_intercept=True and penalize_intercept=False "
+                "(the prior is on each model's mean)."
+            )
         self.models_ = list(models)
         self.n_features_in_ = int(n_features)
         pen, solver = self.penalize_intercept, self.solver
@@ -201,8 +226,9 @@ class RidgeRouter(BaseRouter):
         self.quality_heads_.set_prior(coerce_per_model(prior_quality, models, 0.5, "prior_quality"))
         self.cost_heads_.set_prior(coerce_per_model(prior_cost, models, 0.0, "prior_cost"))
         start = float(self.alpha) if isinstance(self.alpha, Real) else 1.0
-        self.quality_heads_.set_alpha(np.full(K, start))
-        self.cost_heads_.set_alpha(np.full(K, start))
+        for heads in (self.quality_heads_, self.cost_heads_):
+            heads.set_alpha(np.full(K, start))
+            heads.set_strength(np.full(K, float(self.prior_strength)))
         self.rng_ = np.random.default_rng(self.random_state)
 
     def _add(self, X: FloatArray, Q: FloatArray, C: FloatArray, cols: Sequence[int]) -> None:
@@ -408,8 +434,9 @@ class RidgeRouter(BaseRouter):
         self, name: str, prior_quality: float | None, prior_cost: float | None
     ) -> int:
         start = float(self.alpha) if isinstance(self.alpha, Real) else 1.0
-        self.quality_heads_.append(0.5 if prior_quality is None else prior_quality, start)
-        self.cost_heads_.append(0.0 if prior_cost is None else prior_cost, start)
+        s = float(self.prior_strength)
+        self.quality_heads_.append(0.5 if prior_quality is None else prior_quality, start, s)
+        self.cost_heads_.append(0.0 if prior_cost is None else prior_cost, start, s)
         self.models_.append(name)
         return len(self.models_) - 1
 
@@ -474,7 +501,19 @@ class RidgeRouter(BaseRouter):
         return np.clip(q_raw, 0.0, 1.0), c
 
     def _route_scores(self, X: FloatArray, preference: Preference, explore: bool) -> RouteScores:
-        q_raw, c, Xt = self._predict(X)
+        mask = np.ones(len(self.models_), dtype=bool)
+        return self._call_scores(X, preference, explore, mask, None)
+
+    def _call_scores(
+        self,
+        X: FloatArray,
+        preference: Preference,
+        explore: bool,
+        mask: NDArray[np.bool_],
+        cost: FloatArray | None,
+    ) -> RouteScores:
+        q_raw, c_hat, Xt = self._predict(X)
+        c = c_hat if cost is None else cost
         q = np.clip(q_raw, 0.0, 1.0)
         utility = scalarize(preference, q, c, self.cost_scale_)
         if not explore or self.exploration == "none" or self.exploration_weight == 0:
@@ -485,10 +524,20 @@ class RidgeRouter(BaseRouter):
         if self.exploration == "ucb":
             bonus = utility + preference.quality * spread
             return RouteScores(utility=bonus, quality=q, cost=c)
+        allowed = np.broadcast_to(mask, q.shape)
+        if self.exploration == "safe":
+            best = np.where(allowed, utility, -np.inf).max(axis=1, keepdims=True)
+            allowed = (
+                allowed
+                & (utility >= best - self.max_regret)
+                & (utility + preference.quality * spread >= best)
+            )
+            allowed |= utility >= best  # the greedy candidate, even with a zero spread
+            allowed &= mask
         z = self._rng().standard_normal((self.n_draws, *q_raw.shape))
         draws = scalarize(preference, q_raw + spread * z, c, self.cost_scale_)
-        best = draws.argmax(axis=2)
-        probs = np.stack([(best == k).mean(axis=0) for k in range(q.shape[1])], axis=1)
+        best_draw = np.where(allowed, draws, -np.inf).argmax(axis=2)
+        probs = np.stack([(best_draw == k).mean(axis=0) for k in range(q.shape[1])], axis=1)
         return RouteScores(utility=utility, probabilities=probs, quality=q, cost=c)
 
     # ------------------------------------------------------------------ persistence

@@ -123,13 +123,14 @@ def test_streamed_and_concurrent_calls_are_recorded(make_router: MakeRouter) -> 
 
 
 def test_ratings_change_later_decisions(make_router: MakeRouter) -> None:
-    """After bad ratings for the expensive member, the router switches to the cheap one."""
+    """After enough bad ratings for the expensive member (its prior 0.8 is worth 10 ratings:
+    seven zeros bring it below the cheap member's 0.5), the router switches to the cheap one."""
     router = make_router()
     handler = FeedbackCallbackHandler(router=router)
     question = "Summarize the plot of Hamlet."
     first = router.invoke(question, {"callbacks": [handler]}, preference="quality")
     assert first.response_metadata["routing"]["model"] == "big"
-    for _ in range(4):
+    for _ in range(10):
         msg = router.invoke(question, {"callbacks": [handler]}, preference="quality")
         if msg.response_metadata["routing"]["model"] == "small":
             break

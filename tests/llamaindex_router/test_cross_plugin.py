@@ -169,3 +169,36 @@ def test_framework_role_names_render_the_same_text(recorder: EventRecorder) -> N
     assert messages_to_text(lc_turns) == expected  # what RouterChatModel encodes
     prompts = {e.prompt for e in recorder.of("RoutingDecisionEvent")}  # type: ignore[attr-defined]
     assert prompts == {expected}
+
+
+def test_one_good_rating_of_the_expensive_member_keeps_cost_calls_off_it_in_both(
+    attach: Any,
+) -> None:
+    """The issue's adapter repro, with default exploration in both plugins: after one perfect
+    rating of the expensive member, no new "cost" call goes to it."""
+    from langchain_router import FeedbackCallbackHandler
+    from llamaindex_router import FeedbackEventHandler
+
+    lc, _ = plugins(RoutingEngine(make_cards(), encoder=HashingEncoder(n_features=64)))
+    lc_handler = FeedbackCallbackHandler(router=lc)
+    _, li = plugins(RoutingEngine(make_cards(), encoder=HashingEncoder(n_features=64)))
+    li_handler = attach(FeedbackEventHandler(router=li))
+
+    lc_first = lc.invoke("Prove it.", {"callbacks": [lc_handler]}, preference="quality")
+    li_first = li.chat(as_llamaindex([("user", "Prove it.")]), preference="quality")
+    assert lc_first.response_metadata["routing"]["model"] == "big"
+    assert li_first.additional_kwargs["routing"]["model"] == "big"
+    lc_handler.rate(lc_first.id, 1.0)
+    li_handler.rate(li_first.additional_kwargs["routing"]["decision_id"], 1.0)
+
+    questions = [f"Classify ticket {i}." for i in range(10)]
+    lc_models = [
+        lc.invoke(q, preference="cost").response_metadata["routing"]["model"] for q in questions
+    ]
+    li_models = [
+        li.chat(as_llamaindex([("user", q)]), preference="cost").additional_kwargs["routing"][
+            "model"
+        ]
+        for q in questions
+    ]
+    assert lc_models == li_models == ["small"] * 10

@@ -15,6 +15,7 @@ EXPECTED_ALL = sorted(
         "BaRPRouter",
         "BaseRouter",
         "CachedEncoder",
+        "CallCostModel",
         "ConcatEncoder",
         "DataError",
         "Decision",

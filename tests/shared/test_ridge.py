@@ -15,6 +15,7 @@ from shared import (
     Preference,
     RidgeRouter,
     UnknownModelError,
+    load_router,
 )
 from shared.routers._linear import design, gcv_scores, loo_errors
 
@@ -443,3 +444,50 @@ def test_cold_start_without_cost_priors_learns_the_cost_unit_online(tmp_path) ->
     fixed = RidgeRouter(alpha=1.0).initialize(["a"], 3, prior_cost={"a": 0.01})
     fixed.update(rng.normal(size=3), "a", 1.0, 5.0)
     assert fixed.cost_scale_ == pytest.approx(0.01)
+
+
+def _prior_router(**kw: Any) -> RidgeRouter:
+    router = RidgeRouter(alpha=1.0, prior_strength=5.0, solver="sherman_morrison", **kw)
+    return router.initialize(["a", "b", "c"], 6, prior_quality=[0.8, 0.6, 0.4], prior_cost=0.01)
+
+
+def test_prior_strength_survives_save_and_load(tmp_path: Any) -> None:
+    """The shrunk means (and the per-model strengths) round-trip through save/load."""
+    rng = np.random.default_rng(1)
+    router = _prior_router()
+    X = rng.normal(size=(12, 6))
+    for i, x in enumerate(X):
+        router.update(x, "abc"[i % 3], float(i % 2), 0.01)
+    router.save(str(tmp_path / "r"))
+    loaded = load_router(str(tmp_path / "r"))
+    np.testing.assert_allclose(loaded.predict_outcomes(X)[0], router.predict_outcomes(X)[0])
+
+
+def test_prior_strength_needs_a_free_intercept() -> None:
+    """The prior is on each model's mean: it needs an unpenalized intercept."""
+    with pytest.raises(InvalidParameterError, match="prior_strength"):
+        RidgeRouter(prior_strength=2.0, penalize_intercept=True).initialize(["a"], 3)
+
+
+def test_safe_exploration_never_leaves_the_candidates_or_the_regret_bound() -> None:
+    """Among the candidates, only those within max_regret of the best candidate get mass."""
+    router = _prior_router(exploration="safe", max_regret=0.25, random_state=0)
+    x = np.ones(6)
+    decisions = [router.decide(x, "quality", candidates=["b", "c"]) for _ in range(40)]
+    assert {d.model for d in decisions} == {"b", "c"}
+    assert all(d.probabilities is not None and d.probabilities[0] == 0.0 for d in decisions)
+    tight = _prior_router(exploration="safe", max_regret=0.1, random_state=0)
+    assert {tight.decide(x, "quality").model for _ in range(40)} == {"a"}
+
+
+def test_known_call_costs_replace_predicted_costs() -> None:
+    """decide(cost=...) scores with the given costs; a bad shape is a DataError."""
+    router = _prior_router()
+    x = np.zeros(6)
+    assert router.decide(x, "cost").model == "a"  # equal predicted costs: a tie, the first
+    decision = router.decide(x, "cost", cost=[0.1, 0.01, 0.001])
+    assert decision.model == "c" and decision.cost == (0.1, 0.01, 0.001)
+    with pytest.raises(DataError):
+        router.decide(x, "cost", cost=[0.1, 0.2])
+    with pytest.raises(DataError):
+        router.decide(x, "cost", cost=[0.1, -0.2, 0.0])
