@@ -24,150 +24,35 @@ Examples:
 
 from __future__ import annotations
 
+import ast
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# public name -> defining module (relative to this package)
-_EXPORTS: dict[str, str] = {
-    # errors
-    "AllCandidatesFailedError": ".exceptions",
-    "DataError": ".exceptions",
-    "DimensionMismatchError": ".exceptions",
-    "EncoderError": ".exceptions",
-    "FeedbackError": ".exceptions",
-    "InfeasibleError": ".exceptions",
-    "InvalidParameterError": ".exceptions",
-    "NotFittedError": ".exceptions",
-    "PersistenceError": ".exceptions",
-    "PreferenceError": ".exceptions",
-    "RouterError": ".exceptions",
-    "UnknownDecisionError": ".exceptions",
-    "UnknownModelError": ".exceptions",
-    # basic types
-    "Preference": ".preference",
-    "Decision": ".decision",
-    "ModelCard": ".pool",
-    "ModelPool": ".pool",
-    "BaseRouter": "._base",
-    "RouteScores": "._base",
-    "RoutingEngine": ".engine",
-    "CallCostModel": ".costs",
-    "save_router": ".persistence",
-    "load_router": ".persistence",
-    # encoders
-    "PromptEncoder": ".encoders",
-    "HashingEncoder": ".encoders",
-    "SentenceTransformerEncoder": ".encoders",
-    "CachedEncoder": ".encoders",
-    "ConcatEncoder": ".encoders",
-    "default_encoder": ".encoders",
-    "messages_to_text": ".encoders",
-    "cached_embeddings": ".encoders",
-    # routers
-    "RidgeRouter": ".routers",
-    "DomainExpertRouter": ".routers",
-    "KNNRouter": ".routers",
-    "MLPRouter": ".routers",
-    "RandomRouter": ".routers",
-    "FixedRouter": ".routers",
-    "BaRPRouter": ".routers",
-    "LinUCBRouter": ".routers",
-    "LinearThompsonRouter": ".routers",
-    "EpsilonGreedyRouter": ".routers",
-    # data and evaluation
-    "RoutingTable": ".tables",
-    "read_table": ".tables",
-    "read_routerbench_csv": ".tables",
-    "write_table": ".tables",
-    "make_synthetic_table": ".synthetic",
-    "frontier": ".evaluation",
-    "aiq": ".evaluation",
-    "quality_at_cost": ".evaluation",
-    "cost_at_quality": ".evaluation",
-    "evaluate_routers": ".evaluation",
-    "EvaluationReport": ".evaluation",
-    # batch assignment
-    "SuccessPredictor": ".assignment",
-    "assign_batch": ".assignment",
-    "exact_front": ".assignment",
-    "optllm_front": ".assignment",
-    "ParetoFront": ".assignment",
-    "Assignment": ".assignment",
-    # feedback
-    "FeedbackStore": ".feedback",
-    "DecisionRecord": ".feedback",
-    "OnlineLearner": ".feedback",
-    "BanditLog": ".feedback",
-    "RouterHandle": ".feedback",
-}
 
-__all__ = [
-    "AllCandidatesFailedError",
-    "Assignment",
-    "BaRPRouter",
-    "BanditLog",
-    "BaseRouter",
-    "CachedEncoder",
-    "CallCostModel",
-    "ConcatEncoder",
-    "DataError",
-    "Decision",
-    "DecisionRecord",
-    "DimensionMismatchError",
-    "DomainExpertRouter",
-    "EncoderError",
-    "EpsilonGreedyRouter",
-    "EvaluationReport",
-    "FeedbackError",
-    "FeedbackStore",
-    "FixedRouter",
-    "HashingEncoder",
-    "InfeasibleError",
-    "InvalidParameterError",
-    "KNNRouter",
-    "LinUCBRouter",
-    "LinearThompsonRouter",
-    "MLPRouter",
-    "ModelCard",
-    "ModelPool",
-    "NotFittedError",
-    "OnlineLearner",
-    "ParetoFront",
-    "PersistenceError",
-    "Preference",
-    "PreferenceError",
-    "PromptEncoder",
-    "RandomRouter",
-    "RidgeRouter",
-    "RouteScores",
-    "RouterError",
-    "RouterHandle",
-    "RoutingEngine",
-    "RoutingTable",
-    "SentenceTransformerEncoder",
-    "SuccessPredictor",
-    "UnknownDecisionError",
-    "UnknownModelError",
-    "aiq",
-    "assign_batch",
-    "cached_embeddings",
-    "cost_at_quality",
-    "default_encoder",
-    "evaluate_routers",
-    "exact_front",
-    "frontier",
-    "load_router",
-    "make_synthetic_table",
-    "messages_to_text",
-    "optllm_front",
-    "quality_at_cost",
-    "read_routerbench_csv",
-    "read_table",
-    "save_router",
-    "write_table",
-]
+def _public_api() -> dict[str, str]:
+    """``{public name: defining module}``, read from the ``if TYPE_CHECKING:`` block below.
+
+    That block is the one list of the public API: type checkers and IDEs read its imports, and
+    at run time this function reads the same imports (without executing them) so that each name
+    is imported on first access (PEP 562), the way ``lazy_loader.attach_stub`` reads a stub.
+    """
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            return {
+                alias.asname or alias.name: "." * imp.level + (imp.module or "")
+                for imp in node.body
+                if isinstance(imp, ast.ImportFrom)
+                for alias in imp.names
+            }
+    raise ImportError("shared/__init__.py lost its TYPE_CHECKING block of public names")
+
+
+_EXPORTS = _public_api()
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
@@ -183,67 +68,79 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-if TYPE_CHECKING:  # real imports for type checkers and IDEs
-    from ._base import BaseRouter, RouteScores
-    from .assignment import (
-        Assignment,
-        ParetoFront,
-        SuccessPredictor,
-        assign_batch,
-        exact_front,
-        optllm_front,
-    )
-    from .costs import CallCostModel
-    from .decision import Decision
-    from .encoders import (
-        CachedEncoder,
-        ConcatEncoder,
-        HashingEncoder,
-        PromptEncoder,
-        SentenceTransformerEncoder,
-        cached_embeddings,
-        default_encoder,
-        messages_to_text,
-    )
-    from .engine import RoutingEngine
-    from .evaluation import (
-        EvaluationReport,
-        aiq,
-        cost_at_quality,
-        evaluate_routers,
-        frontier,
-        quality_at_cost,
-    )
-    from .exceptions import (
-        AllCandidatesFailedError,
-        DataError,
-        DimensionMismatchError,
-        EncoderError,
-        FeedbackError,
-        InfeasibleError,
-        InvalidParameterError,
-        NotFittedError,
-        PersistenceError,
-        PreferenceError,
-        RouterError,
-        UnknownDecisionError,
-        UnknownModelError,
-    )
-    from .feedback import BanditLog, DecisionRecord, FeedbackStore, OnlineLearner, RouterHandle
-    from .persistence import load_router, save_router
-    from .pool import ModelCard, ModelPool
-    from .preference import Preference
-    from .routers import (
-        BaRPRouter,
-        DomainExpertRouter,
-        EpsilonGreedyRouter,
-        FixedRouter,
-        KNNRouter,
-        LinearThompsonRouter,
-        LinUCBRouter,
-        MLPRouter,
-        RandomRouter,
-        RidgeRouter,
-    )
-    from .synthetic import make_synthetic_table
-    from .tables import RoutingTable, read_routerbench_csv, read_table, write_table
+# The public API, listed once: each ``from M import N as N`` makes ``shared.N`` resolve to M.N.
+if TYPE_CHECKING:
+    from ._base import BaseRouter as BaseRouter
+    from ._base import RouteScores as RouteScores
+    from .assignment import Assignment as Assignment
+    from .assignment import ParetoFront as ParetoFront
+    from .assignment import SuccessPredictor as SuccessPredictor
+    from .assignment import assign_batch as assign_batch
+    from .assignment import exact_front as exact_front
+    from .assignment import optllm_front as optllm_front
+    from .capabilities import ColdStarts as ColdStarts
+    from .capabilities import ColdStartsFromPriors as ColdStartsFromPriors
+    from .capabilities import FitsBandit as FitsBandit
+    from .capabilities import FitsLabels as FitsLabels
+    from .capabilities import FitsTable as FitsTable
+    from .capabilities import LearnsOnline as LearnsOnline
+    from .capabilities import Persists as Persists
+    from .capabilities import ensure_ready as ensure_ready
+    from .costs import CallCostModel as CallCostModel
+    from .decision import Decision as Decision
+    from .encoders import CachedEncoder as CachedEncoder
+    from .encoders import ConcatEncoder as ConcatEncoder
+    from .encoders import HashingEncoder as HashingEncoder
+    from .encoders import PromptEncoder as PromptEncoder
+    from .encoders import SentenceTransformerEncoder as SentenceTransformerEncoder
+    from .encoders import cached_embeddings as cached_embeddings
+    from .encoders import default_encoder as default_encoder
+    from .encoders import messages_to_text as messages_to_text
+    from .engine import RoutingEngine as RoutingEngine
+    from .evaluation import EvaluationReport as EvaluationReport
+    from .evaluation import aiq as aiq
+    from .evaluation import cost_at_quality as cost_at_quality
+    from .evaluation import evaluate_routers as evaluate_routers
+    from .evaluation import frontier as frontier
+    from .evaluation import quality_at_cost as quality_at_cost
+    from .exceptions import AllCandidatesFailedError as AllCandidatesFailedError
+    from .exceptions import CapabilityError as CapabilityError
+    from .exceptions import DataError as DataError
+    from .exceptions import DimensionMismatchError as DimensionMismatchError
+    from .exceptions import EncoderError as EncoderError
+    from .exceptions import FeedbackError as FeedbackError
+    from .exceptions import InfeasibleError as InfeasibleError
+    from .exceptions import InvalidParameterError as InvalidParameterError
+    from .exceptions import NotFittedError as NotFittedError
+    from .exceptions import ObjectiveError as ObjectiveError
+    from .exceptions import PersistenceError as PersistenceError
+    from .exceptions import PreferenceError as PreferenceError
+    from .exceptions import RouterError as RouterError
+    from .exceptions import UnknownDecisionError as UnknownDecisionError
+    from .exceptions import UnknownModelError as UnknownModelError
+    from .feedback import DecisionRecord as DecisionRecord
+    from .feedback import FeedbackStore as FeedbackStore
+    from .feedback import OnlineLearner as OnlineLearner
+    from .feedback import RouterHandle as RouterHandle
+    from .outcomes import BanditLog as BanditLog
+    from .outcomes import Outcomes as Outcomes
+    from .persistence import load_router as load_router
+    from .persistence import save_router as save_router
+    from .pool import ModelCard as ModelCard
+    from .pool import ModelPool as ModelPool
+    from .preference import Preference as Preference
+    from .routers.bandits import EpsilonGreedyRouter as EpsilonGreedyRouter
+    from .routers.bandits import LinearThompsonRouter as LinearThompsonRouter
+    from .routers.bandits import LinUCBRouter as LinUCBRouter
+    from .routers.baselines import FixedRouter as FixedRouter
+    from .routers.baselines import KNNRouter as KNNRouter
+    from .routers.baselines import MLPRouter as MLPRouter
+    from .routers.baselines import RandomRouter as RandomRouter
+    from .routers.experts import DomainExpertRouter as DomainExpertRouter
+    from .routers.policy import BaRPRouter as BaRPRouter
+    from .routers.ridge import RidgeRouter as RidgeRouter
+    from .synthetic import make_synthetic_table as make_synthetic_table
+    from .tables import RoutingTable as RoutingTable
+    from .tables import read_routerbench_csv as read_routerbench_csv
+    from .tables import read_table as read_table
+    from .tables import write_table as write_table

@@ -5,6 +5,8 @@
 * ``get_params``/``set_params``/``clone`` introspect ``__init__``.
 * A router scores every model for a prompt embedding and a :class:`~shared.Preference`;
   :meth:`BaseRouter.decide` turns the scores into a :class:`~shared.Decision`.
+* What a router learns from is declared with the mixins of :mod:`shared.capabilities`; every
+  concrete public subclass is registered once, in :mod:`shared._registry`.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import inspect
 import logging
 from abc import abstractmethod
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import persistence
+from ._registry import register_router
 from ._validation import Constraint, check_embeddings, validate_params
 from .decision import Decision
 from .exceptions import DataError, InvalidParameterError, NotFittedError, UnknownModelError
@@ -32,7 +36,7 @@ __all__ = [
     "scalarize",
 ]
 
-logger = logging.getLogger("shared.routing")
+logger = logging.getLogger("prefroute.routing")
 
 FloatArray = NDArray[np.float64]
 
@@ -151,15 +155,15 @@ class RouteScores:
 class BaseRouter(BaseEstimator):
     """Base class of the routers: scores models from prompt embeddings under a preference.
 
-    Subclasses implement :meth:`_route_scores` and the learning methods, and set ``models_``,
-    ``n_features_in_`` and ``cost_scale_`` when fitted. Everything else (candidate filtering,
-    greedy or sampled choice, propensities, persistence) lives here.
+    Subclasses implement :meth:`_route_scores`, declare their learning methods with the mixins
+    of :mod:`shared.capabilities` (listed before ``BaseRouter`` among the bases), and set
+    ``models_``, ``n_features_in_`` and ``cost_scale_`` when fitted. Everything else (candidate
+    filtering, greedy or sampled choice, propensities, saving) lives here.
+
+    A concrete class whose name does not start with ``_`` registers itself in
+    :mod:`shared._registry` when defined. ``_unit_test_params`` declares the parameter sets the
+    common estimator checks of the test suite run it with.
     """
-
-    _registry: ClassVar[dict[str, type[BaseRouter]]] = {}
-
-    #: Sub-classes that can learn one rated outcome at a time set this to True.
-    supports_online_update: ClassVar[bool] = False
 
     models_: list[str]
     n_features_in_: int
@@ -168,7 +172,16 @@ class BaseRouter(BaseEstimator):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if not inspect.isabstract(cls) and not cls.__name__.startswith("_"):
-            BaseRouter._registry[cls.__name__] = cls
+            register_router(cls)
+
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        """Constructor parameter sets for the common estimator checks (small and fast).
+
+        Override to cover a router's distinct code paths (solvers, exploration modes...); the
+        default is the default constructor.
+        """
+        return [{}]
 
     # ----------------------------------------------------------------- to implement
     @abstractmethod
@@ -196,37 +209,6 @@ class BaseRouter(BaseEstimator):
             return rs
         shift = preference.cost * (rs.cost - cost) / self.cost_scale_
         return RouteScores(utility=rs.utility + shift, quality=rs.quality, cost=cost)
-
-    def _get_state(self) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
-        """Learned state as (JSON-able metadata, named arrays); used by :meth:`save`."""
-        raise NotImplementedError(f"{type(self).__name__} does not support persistence.")
-
-    def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
-        """Restore what :meth:`_get_state` returned."""
-        raise NotImplementedError(f"{type(self).__name__} does not support persistence.")
-
-    def update(
-        self,
-        x: ArrayLike,
-        model: str,
-        quality: float,
-        cost: float | None = None,
-        *,
-        propensity: float = 1.0,
-        preference: PreferenceLike | None = None,
-    ) -> Self:
-        """Learn from one rated outcome of ``model`` on the prompt embedding ``x``.
-
-        Args:
-            x: the prompt embedding, shape ``(n_features,)``.
-            model: the model that answered.
-            quality: the rating in [0, 1].
-            cost: the USD cost of the call, if known.
-            propensity: probability with which the router chose ``model`` (from the Decision).
-            preference: the preference the call was made with (used by preference-conditioned
-                policies).
-        """
-        raise NotImplementedError(f"{type(self).__name__} cannot learn online.")
 
     # ------------------------------------------------------------------ helpers
     def _is_fitted(self) -> bool:
@@ -409,7 +391,9 @@ class BaseRouter(BaseEstimator):
         """Save the fitted router to the directory ``path`` (JSON + ``.npz``, no pickle).
 
         See :func:`shared.load_router`.
-        """
-        from .persistence import save_router
 
-        save_router(self, path)
+        Raises:
+            PersistenceError: the router is not :class:`~shared.capabilities.Persists`, or the
+                directory cannot be written.
+        """
+        persistence.save_router(self, path)

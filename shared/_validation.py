@@ -1,4 +1,16 @@
-"""Declarative parameter constraints and array checks, one message format for all estimators."""
+"""The one validation module: parameter constraints and every data check, with typed errors.
+
+Every router, table, bandit log and store goes through these functions, so one malformed input
+gives one error type and one message whichever router receives it:
+
+* bad constructor parameters -> :class:`~shared.InvalidParameterError` (:func:`validate_params`);
+* bad model-name lists -> :class:`~shared.InvalidParameterError` (:func:`check_models`);
+* embeddings that are not a finite 2-D array -> :class:`~shared.DataError`, of the wrong width ->
+  :class:`~shared.DimensionMismatchError` (:func:`check_embeddings`);
+* outcomes (quality outside [0, 1], negative or infinite cost or latency, wrong shape, a
+  propensity outside (0, 1]) -> :class:`~shared.DataError` (:func:`check_outcome_arrays`,
+  :func:`check_propensity`).
+"""
 
 from __future__ import annotations
 
@@ -11,14 +23,27 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .exceptions import DataError, DimensionMismatchError, InvalidParameterError
+from .exceptions import DataError, DimensionMismatchError, InvalidParameterError, UnknownModelError
 
 __all__ = [
     "Interval",
     "Options",
     "check_embeddings",
+    "check_models",
+    "check_n_features",
+    "check_outcome_arrays",
+    "check_propensity",
+    "check_table",
+    "check_update",
+    "check_width",
+    "coerce_per_model",
+    "is_alpha_grid",
+    "is_layer_sizes",
+    "model_index",
     "validate_params",
 ]
+
+FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -153,3 +178,211 @@ def check_embeddings(
             "as input (was the prompt encoder changed after fitting?)."
         )
     return arr
+
+
+def check_width(n_features: int, expected: int, owner: str) -> None:
+    """Raise :class:`DimensionMismatchError` when widths differ."""
+    if n_features != expected:
+        raise DimensionMismatchError(
+            f"X has {n_features} features, but {owner} is expecting {expected} features as input."
+        )
+
+
+def check_n_features(n_features: Any, owner: str) -> int:
+    """A positive int embedding width (for cold starts), else :class:`InvalidParameterError`."""
+    if isinstance(n_features, bool) or not isinstance(n_features, Integral) or n_features < 1:
+        raise InvalidParameterError(
+            f"{owner}: 'n_features' must be a positive int, got {n_features!r}."
+        )
+    return int(n_features)
+
+
+def check_models(models: Any, owner: str) -> list[str]:
+    """Model names as a list of distinct, non-empty strings.
+
+    Examples:
+        >>> check_models(["a", "a"], "RidgeRouter")
+        Traceback (most recent call last):
+        ...
+        shared.exceptions.InvalidParameterError: RidgeRouter: model names must be distinct, got ['a', 'a'].
+    """
+    if isinstance(models, str) or not isinstance(models, Sequence):
+        raise InvalidParameterError(f"{owner}: 'models' must be a sequence of model names.")
+    names = list(models)
+    if not names:
+        raise InvalidParameterError(f"{owner}: at least one model is required.")
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise InvalidParameterError(f"{owner}: model names must be non-empty strings.")
+    if len(set(names)) != len(names):
+        raise InvalidParameterError(f"{owner}: model names must be distinct, got {names}.")
+    return names
+
+
+def model_index(models: Sequence[str], name: str) -> int:
+    """Position of ``name`` in ``models``; :class:`UnknownModelError` if absent."""
+    try:
+        return list(models).index(name)
+    except ValueError:
+        raise UnknownModelError(name, models) from None
+
+
+def _as_float(value: ArrayLike, label: str, owner: str) -> FloatArray:
+    try:
+        return np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{owner}: {label} must be numeric: {err}") from None
+
+
+def check_outcome_arrays(
+    quality: ArrayLike,
+    cost: ArrayLike | None,
+    latency: ArrayLike | None,
+    shape: tuple[int, ...],
+    owner: str,
+    *,
+    quality_nan: bool = True,
+) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+    """Quality, cost and latency as float arrays of ``shape``; NaN marks an unobserved value.
+
+    ``shape`` is ``(n_samples, n_models)`` for a table, ``(n_samples,)`` for a log (one observed
+    model per row). A ``None`` cost becomes all-NaN (unknown); a ``None`` latency stays ``None``.
+    A 1-D array is accepted for a one-model table.
+
+    Raises:
+        DataError: wrong shape, non-numeric or infinite values, quality outside [0, 1] (or NaN
+            when ``quality_nan`` is false), negative cost or latency.
+
+    Examples:
+        >>> check_outcome_arrays([[0.5, 2.0]], None, None, (1, 2), "KNNRouter")
+        Traceback (most recent call last):
+        ...
+        shared.exceptions.DataError: KNNRouter: quality must be in [0, 1] (NaN = not observed).
+    """
+    out: list[FloatArray | None] = []
+    for label, value in (("quality", quality), ("cost", cost), ("latency", latency)):
+        if value is None:
+            out.append(None if label == "latency" else np.full(shape, np.nan))
+            continue
+        arr = _as_float(value, label, owner)
+        if len(shape) == 2 and shape[1] == 1 and arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.shape != shape:
+            what = "(n_samples, n_models)" if len(shape) == 2 else "(n_samples,)"
+            raise DataError(f"{owner}: {label} must have shape {what} = {shape}, got {arr.shape}.")
+        if np.isinf(arr).any():
+            raise DataError(f"{owner}: {label} contains infinite values.")
+        with np.errstate(invalid="ignore"):
+            if label == "quality" and ((arr < 0) | (arr > 1)).any():
+                raise DataError(f"{owner}: quality must be in [0, 1] (NaN = not observed).")
+            if label != "quality" and (arr < 0).any():
+                raise DataError(f"{owner}: {label} must be >= 0 (NaN = not observed).")
+        out.append(arr)
+    Q, C, L = out
+    assert Q is not None and C is not None
+    if not quality_nan and np.isnan(Q).any():
+        raise DataError(f"{owner}: every logged quality must be a number in [0, 1], not NaN.")
+    return Q, C, L
+
+
+def check_propensity(propensity: ArrayLike, n: int, owner: str) -> FloatArray:
+    """Logged propensities as ``(n,)`` floats in (0, 1], else :class:`DataError`."""
+    p = _as_float(propensity, "propensity", owner).reshape(-1)
+    if p.shape != (n,) or not np.all(np.isfinite(p) & (p > 0) & (p <= 1)):
+        raise DataError(f"{owner}: 'propensity' must hold {n} values in (0, 1].")
+    return p
+
+
+def coerce_per_model(value: Any, models: Sequence[str], default: float, label: str) -> FloatArray:
+    """A per-model float vector from ``None``, a float, a sequence or a ``{model: value}`` map."""
+    K = len(models)
+    if value is None:
+        return np.full(K, float(default))
+    if isinstance(value, Mapping):
+        unknown = sorted(set(map(str, value)) - set(models))
+        if unknown:
+            raise UnknownModelError(unknown[0], models)
+        out = np.array([float(value.get(m, default)) for m in models])
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        out = np.full(K, float(value))
+    else:
+        out = np.asarray(value, dtype=np.float64).reshape(-1)
+        if out.shape != (K,):
+            raise InvalidParameterError(f"'{label}' must have one value per model ({K}).")
+    if not np.all(np.isfinite(out)):
+        raise InvalidParameterError(f"'{label}' must be finite.")
+    return out
+
+
+def is_alpha_grid(value: Any) -> bool:
+    """a non-empty sequence of positive floats"""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return bool(arr.ndim == 1 and arr.size > 0 and np.all(np.isfinite(arr) & (arr > 0)))
+
+
+def is_layer_sizes(value: Any) -> bool:
+    """a non-empty tuple of positive ints"""
+    return (
+        isinstance(value, (tuple, list))
+        and len(value) > 0
+        and all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in value)
+    )
+
+
+def check_table(
+    X: ArrayLike,
+    quality: ArrayLike,
+    cost: ArrayLike | None,
+    models: Any,
+    owner: str,
+    *,
+    latency: ArrayLike | None = None,
+    n_features: int | None = None,
+) -> tuple[FloatArray, list[str], FloatArray, FloatArray, FloatArray | None]:
+    """A full-information table ``(X, quality, cost[, latency])`` for ``models``, validated.
+
+    Returns ``(X, models, quality, cost, latency)``: ``X`` is ``(n, d)``, the outcomes are
+    ``(n, K)`` with NaN for unobserved cells (a ``None`` cost is all-NaN, a ``None`` latency
+    stays ``None``).
+
+    Raises:
+        InvalidParameterError: bad model names.
+        DataError: bad embeddings or outcomes, or no observed quality at all.
+        DimensionMismatchError: ``X`` is not ``n_features`` wide.
+    """
+    names = check_models(models, owner)
+    Xc = check_embeddings(X, n_features=n_features, owner=owner)
+    Q, C, L = check_outcome_arrays(quality, cost, latency, (Xc.shape[0], len(names)), owner)
+    if not np.isfinite(Q).any():
+        raise DataError(f"{owner}: no observed quality to learn from (every cell is NaN).")
+    return Xc, names, Q, C, L
+
+
+def check_update(
+    quality: Any, cost: Any, propensity: Any, owner: str, *, latency: Any = None
+) -> tuple[float, float | None, float | None]:
+    """One rated outcome of ``update``: ``(quality, cost or None, latency or None)``.
+
+    Raises:
+        DataError: quality not in [0, 1], cost or latency negative or not finite, propensity
+            not in (0, 1].
+    """
+    check_propensity([propensity], 1, owner)
+    Q, C, L = check_outcome_arrays(
+        [quality],
+        None if cost is None else [cost],
+        None if latency is None else [latency],
+        (1,),
+        owner,
+        quality_nan=False,
+    )
+    if (cost is not None and np.isnan(C[0])) or (L is not None and np.isnan(L[0])):
+        raise DataError(f"{owner}: a given cost or latency must be a number >= 0, not NaN.")
+    return (
+        float(Q[0]),
+        None if cost is None else float(C[0]),
+        None if L is None else float(L[0]),
+    )

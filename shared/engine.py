@@ -44,9 +44,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._base import BaseRouter
+from .capabilities import LearnsOnline, ensure_ready
 from .costs import CallCostModel
 from .decision import Decision
-from .exceptions import InvalidParameterError, NotFittedError, UnknownModelError
+from .exceptions import InvalidParameterError, UnknownModelError
 from .pool import ModelCard, ModelPool
 from .preference import Preference, PreferenceLike
 
@@ -63,7 +64,7 @@ DEFAULT_MAX_REGRET = 0.05
 #: Ridge penalty of the default router's per-prompt deviations.
 DEFAULT_ALPHA = 1.0
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("prefroute.engine")
 
 
 def estimate_tokens(text: str) -> int:
@@ -153,10 +154,10 @@ class RoutingEngine:
         quality.update({k: float(v) for k, v in self.prior_quality.items()})
         return quality, costs
 
-    def _ready_router(self, n_features: int) -> BaseRouter:
+    def _ready_router(self, n_features: int, *, online: bool = False) -> BaseRouter:
         with self._lock:
             if self.router is None:
-                from .routers import RidgeRouter
+                from .routers.ridge import RidgeRouter
 
                 self.router = RidgeRouter(
                     alpha=DEFAULT_ALPHA,
@@ -166,25 +167,15 @@ class RoutingEngine:
                     max_regret=DEFAULT_MAX_REGRET,
                     solver="sherman_morrison",
                 )
-            router = self.router
-            if not router.is_fitted:
-                initialize = getattr(router, "initialize", None)
-                if initialize is None:
-                    raise NotFittedError(
-                        f"{type(router).__name__} is not fitted and has no cold start; fit it or "
-                        "pass router=None for the default cold-start router."
-                    )
-                prior_q, prior_c = self._priors()
-                try:
-                    initialize(
-                        list(self.pool.names),
-                        n_features,
-                        prior_quality=prior_q,
-                        prior_cost=prior_c,
-                    )
-                except TypeError:  # routers whose cold start takes no priors (policies)
-                    initialize(list(self.pool.names), n_features)
-            return router
+            prior_q, prior_c = self._priors()
+            return ensure_ready(
+                self.router,
+                list(self.pool.names),
+                n_features,
+                prior_quality=prior_q,
+                prior_cost=prior_c,
+                online=online,
+            )
 
     def candidates(
         self,
@@ -420,12 +411,8 @@ class RoutingEngine:
                 raise InvalidParameterError(f"'{name}' must be an int, got {value!r}.")
         x = self.embed(prompt)
         with self._lock:
-            router = self._ready_router(x.shape[0])
-            if not getattr(router, "supports_online_update", False):
-                raise InvalidParameterError(
-                    f"{type(router).__name__} cannot learn online; retrain it in batch "
-                    "(prefroute train) instead."
-                )
+            router = self._ready_router(x.shape[0], online=True)
+            assert isinstance(router, LearnsOnline)
             router.update(
                 x,
                 model,

@@ -6,6 +6,8 @@ from the builtin exception that code written before prefroute would already catc
     RouterError
     ├── InvalidParameterError (ValueError)        a constructor or call argument is out of range
     │   ├── PreferenceError                       a quality/cost preference is malformed or unknown
+    │   ├── CapabilityError                       the router cannot do what was asked (learn online...)
+    │   ├── ObjectiveError                        a preference weighs an objective the router cannot predict
     │   └── DimensionMismatchError                embedding width differs from what the router was fitted on
     ├── NotFittedError (ValueError, AttributeError)  the router has learned nothing yet
     ├── UnknownModelError (KeyError)              a model name is not in the pool / router
@@ -29,6 +31,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "AllCandidatesFailedError",
+    "CapabilityError",
     "DataError",
     "DimensionMismatchError",
     "EncoderError",
@@ -36,6 +39,7 @@ __all__ = [
     "InfeasibleError",
     "InvalidParameterError",
     "NotFittedError",
+    "ObjectiveError",
     "PersistenceError",
     "PreferenceError",
     "RouterError",
@@ -54,6 +58,22 @@ class InvalidParameterError(RouterError, ValueError):
 
 class PreferenceError(InvalidParameterError):
     """A preference is malformed: unknown key, negative or non-finite weight, or all weights zero."""
+
+
+class CapabilityError(InvalidParameterError):
+    """The router lacks the capability a call needs (see :mod:`shared.capabilities`).
+
+    For example ``update`` on a router that cannot learn online, or ``fit_bandit`` on one that
+    only learns from full tables.
+    """
+
+
+class ObjectiveError(InvalidParameterError):
+    """A preference puts weight on an objective the router cannot predict.
+
+    For example ``{"latency": 0.5}`` for a router trained on a table without latencies: the
+    router refuses rather than silently ignoring the weight.
+    """
 
 
 class DimensionMismatchError(InvalidParameterError):

@@ -62,13 +62,17 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ._base import BaseRouter
+from ._registry import router_class, router_classes
+from .capabilities import Persists
 from .exceptions import InvalidParameterError, NotFittedError, PersistenceError, RouterError
+
+if TYPE_CHECKING:  # only for annotations: _base imports this module (no import cycle)
+    from ._base import BaseRouter
 
 __all__ = [
     "FORMAT_NAME",
@@ -238,9 +242,12 @@ def save_router(
 
     Raises:
         NotFittedError: the router has not been fitted.
-        PersistenceError: the directory cannot be written.
+        PersistenceError: the router is not :class:`~shared.Persists`, or the directory cannot
+            be written.
         InvalidParameterError: ``mode`` is not an int in ``[0, 0o777]``.
     """
+    if not isinstance(router, Persists):
+        raise PersistenceError(f"{type(router).__name__} does not support saving (not Persists).")
     if not router.is_fitted:
         raise NotFittedError(f"Cannot save an unfitted {type(router).__name__}.")
     if mode is not None and (
@@ -538,13 +545,14 @@ def load_router(path: str | os.PathLike[str]) -> BaseRouter:
     target = Path(path)
     doc, arrays = _read(target)
     cls_name = doc.get("class")
-    from .routers import router_class
-
-    cls = router_class(str(cls_name)) or BaseRouter._registry.get(str(cls_name))
-    if cls is None:
+    try:
+        cls = router_class(str(cls_name))
+    except InvalidParameterError:
         raise PersistenceError(
-            f"Unknown router class {str(cls_name)[:80]!r}; known: {sorted(BaseRouter._registry)}."
-        )
+            f"Unknown router class {str(cls_name)[:80]!r}; known: {sorted(router_classes())}."
+        ) from None
+    if not issubclass(cls, Persists):
+        raise PersistenceError(f"{cls_name} does not support loading (not Persists).")
     params = doc.get("params", {})
     state = doc.get("state", {})
     if not isinstance(params, Mapping) or not isinstance(state, Mapping):
@@ -554,6 +562,7 @@ def load_router(path: str | os.PathLike[str]) -> BaseRouter:
         router._validate_params()
         for key in ("cost_scale", "alpha", "baseline"):
             _number(state, key)
+        assert isinstance(router, Persists)
         router._set_state(state, arrays)
     except PersistenceError:
         raise

@@ -22,20 +22,33 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._base import BaseRouter
+from .._registry import router_class, router_short_names
+from ..capabilities import ColdStarts, FitsBandit, FitsLabels, FitsTable, LearnsOnline, require
 from ..encoders.named import ENCODER_CHOICES
 from ..exceptions import DataError, InvalidParameterError
 from ..tables import RoutingTable, read_routerbench_csv, read_table
 
-__all__ = ["ROUTER_FACTORIES", "build_router", "expert_labels", "load_any_table", "register", "run"]
+__all__ = [
+    "PRESETS",
+    "ROUTER_FACTORIES",
+    "build_router",
+    "expert_labels",
+    "load_any_table",
+    "register",
+    "router_names",
+    "run",
+]
 
 FloatArray = NDArray[np.float64]
 
 #: Extra ``--routers`` names: ``name -> factory(seed, feedback) -> unfitted router``, consulted
-#: before the built-in names (``feedback`` is ``"full"`` or ``"bandit"``).
+#: before the presets and the registry (``feedback`` is ``"full"`` or ``"bandit"``).
 ROUTER_FACTORIES: dict[str, Callable[[int, str], BaseRouter]] = {}
 
-_SPECS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
-    # name: (class, full-information kwargs, extra kwargs under bandit feedback)
+#: Named configurations beyond the registry's defaults:
+#: ``name: (class, full-information kwargs, extra kwargs under bandit feedback)``.
+#: Every registered router is also available under its short name (see :func:`router_names`).
+PRESETS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "ridge": (
         "RidgeRouter",
         {"alpha": "cv"},
@@ -44,50 +57,41 @@ _SPECS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "ridge-ref": ("RidgeRouter", {"alpha": 1.0, "penalize_intercept": True}, {}),
     "knn": ("KNNRouter", {"k": 40}, {}),
     "knn-ref": ("ReferenceKNNRouter", {"k": 40, "weights": "similarity"}, {}),
-    "mlp": ("MLPRouter", {"random_state": "<seed>"}, {}),
-    "barp": ("BaRPRouter", {"random_state": "<seed>"}, {}),
-    "linucb": ("LinUCBRouter", {"random_state": "<seed>"}, {}),
-    "thompson": ("LinearThompsonRouter", {"random_state": "<seed>"}, {}),
-    "egreedy": ("EpsilonGreedyRouter", {"random_state": "<seed>"}, {}),
-    "random": ("RandomRouter", {"random_state": "<seed>"}, {}),
+    "thompson": ("LinearThompsonRouter", {}, {}),
+    "egreedy": ("EpsilonGreedyRouter", {}, {}),
     "experts": ("DomainExpertRouter", {}, {}),
 }
 
-#: Routers that need the full table (their labels come from every model's outcome).
-_FULL_ONLY = frozenset({"experts"})
 
-
-def _router_class(name: str) -> type[BaseRouter]:
-    if name == "ReferenceKNNRouter":
-        from ..evaluation import ReferenceKNNRouter
-
-        return ReferenceKNNRouter
-    from .. import routers
-
-    try:
-        cls = routers.router_class(name)
-    except (ImportError, AttributeError) as err:
-        raise InvalidParameterError(f"Router class {name} is not available: {err}") from None
-    if cls is None:
-        raise InvalidParameterError(f"Router class {name} is not available.")
-    return cls
+def router_names() -> dict[str, str]:
+    """Every ``--routers`` name and its router class: the presets, then each registered router
+    under its short name (``RidgeRouter`` -> ``ridge``, ``LinUCBRouter`` -> ``linucb``)."""
+    names = {name: spec[0] for name, spec in PRESETS.items()}
+    for short, cls in router_short_names().items():
+        names.setdefault(short, cls.__name__)
+    return names
 
 
 def build_router(name: str, *, seed: int = 0, feedback: str = "full") -> BaseRouter:
-    """A fresh router for a ``--routers`` name (``ROUTER_FACTORIES`` first, then the built-ins).
+    """A fresh router for a ``--routers`` name (``ROUTER_FACTORIES``, presets, then the registry).
+
+    A router with a ``random_state`` parameter gets ``seed``.
 
     Raises:
-        InvalidParameterError: unknown name, or its class is not available.
+        InvalidParameterError: unknown name.
     """
     if name in ROUTER_FACTORIES:
         return ROUTER_FACTORIES[name](seed, feedback)
-    if name not in _SPECS:
-        known = sorted({*_SPECS, *ROUTER_FACTORIES})
-        raise InvalidParameterError(f"Unknown router {name!r}; available routers are {known}.")
-    cls_name, kwargs, bandit_kwargs = _SPECS[name]
+    known = router_names()
+    if name not in known:
+        choices = sorted({*known, *ROUTER_FACTORIES})
+        raise InvalidParameterError(f"Unknown router {name!r}; available routers are {choices}.")
+    cls = router_class(known[name])
+    kwargs, bandit_kwargs = PRESETS[name][1:] if name in PRESETS else ({}, {})
     params = {**kwargs, **(bandit_kwargs if feedback == "bandit" else {})}
-    params = {k: seed if v == "<seed>" else v for k, v in params.items()}
-    return _router_class(cls_name)(**params)
+    if "random_state" in cls._param_names():
+        params.setdefault("random_state", seed)
+    return cls(**params)
 
 
 def _progress(message: str) -> None:
@@ -140,12 +144,20 @@ def expert_labels(t: RoutingTable) -> list[str]:
 
 
 def _fit_full(router: BaseRouter, X: FloatArray, t: RoutingTable) -> BaseRouter:
-    fit = getattr(router, "fit")  # noqa: B009 - every router class defines its own fit
-    if type(router).__name__ == "DomainExpertRouter":
-        fit(X, expert_labels(t), experts=list(t.models))
+    if isinstance(router, FitsTable):
+        router.fit(X, t.quality, t.cost, models=list(t.models))
+    elif isinstance(router, FitsLabels):
+        router.fit(X, expert_labels(t), experts=list(t.models))
     else:
-        fit(X, t.quality, t.cost, models=list(t.models))
+        require(router, FitsTable, "learn from a full-information table")
     return router
+
+
+def _learns_from_bandit_feedback(router: BaseRouter) -> bool:
+    online = isinstance(router, LearnsOnline) and (
+        router.is_fitted or isinstance(router, ColdStarts)
+    )
+    return online or isinstance(router, (FitsBandit, FitsTable))
 
 
 def _train_bandit(
@@ -161,9 +173,7 @@ def _train_bandit(
     router = build_router(name, seed=seed, feedback="bandit")
     models = list(train.models)
     fractions = (0.1, 0.25, 0.5, 1.0)
-    if getattr(router, "supports_online_update", False) and (
-        router.is_fitted or hasattr(router, "initialize")
-    ):
+    if isinstance(router, LearnsOnline) and (router.is_fitted or isinstance(router, ColdStarts)):
 
         def report(frac: float, _r: BaseRouter, value: float | None) -> None:
             _progress(f"  {name}: {frac:.0%} of the stream, test AIQ {value:.4f}")
@@ -176,22 +186,21 @@ def _train_bandit(
     log = bandit_log_from_table(train, seed=seed)
     order = np.random.default_rng(seed).permutation(len(log))
     curve: list[tuple[float, float]] = []
-    mode = "bandit (off-policy log)" if hasattr(router, "fit_bandit") else "bandit (partial table)"
+    mode = "bandit (off-policy log)" if isinstance(router, FitsBandit) else "bandit (partial table)"
     for frac in fractions:
-        rows = order[: max(1, round(frac * len(log)))]
+        part = log.select(order[: max(1, round(frac * len(log)))])
         router = build_router(name, seed=seed, feedback="bandit")
-        if hasattr(router, "fit_bandit"):
-            router.fit_bandit(
-                X[rows], [log.chosen[i] for i in rows], log.quality[rows], log.cost[rows],
-                log.propensity[rows], models=models,
-            )  # fmt: skip
+        if isinstance(router, FitsBandit):
+            args, kwargs = part.fit_bandit_args(X)
+            router.fit_bandit(*args, **kwargs)
         else:
-            Q = np.full((rows.size, len(models)), np.nan)
+            require(router, FitsTable, "learn from bandit feedback")
+            assert isinstance(router, FitsTable) and part.rows is not None
+            Q = np.full((len(part), len(models)), np.nan)
             C = np.full_like(Q, np.nan)
-            cols = [models.index(log.chosen[i]) for i in rows]
-            Q[np.arange(rows.size), cols] = log.quality[rows]
-            C[np.arange(rows.size), cols] = log.cost[rows]
-            getattr(router, "fit")(X[rows], Q, C, models=models)  # noqa: B009
+            Q[np.arange(len(part)), part.arms] = part.quality
+            C[np.arange(len(part)), part.arms] = part.cost
+            router.fit(X[part.rows], Q, C, models=models)
         value = router_aiq(router, *test, models)
         _progress(f"  {name}: {frac:.0%} of the log, test AIQ {value:.4f}")
         curve.append((frac, value))
@@ -206,8 +215,7 @@ def run(args: argparse.Namespace) -> int:
     if not names:
         raise InvalidParameterError("--routers needs at least one router name.")
     for n in names:
-        if n not in _SPECS and n not in ROUTER_FACTORIES:
-            build_router(n)  # raises the helpful unknown-router error
+        build_router(n)  # raises the helpful unknown-router error before any work
     t0 = time.perf_counter()
     _progress(f"loading {args.data}")
     table = load_any_table(args.data, args.on_duplicate)
@@ -230,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
     curves: dict[str, list[tuple[float, float]]] = {}
     info: dict[str, dict[str, Any]] = {}
     for name in names:
-        if args.feedback == "bandit" and name in _FULL_ONLY:
+        if args.feedback == "bandit" and not _learns_from_bandit_feedback(build_router(name)):
             _progress(
                 f"{name} learns from labels of the full table: trained on full information only"
             )
@@ -283,7 +291,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--routers",
         default="ridge,knn",
-        help=f"comma-separated router names among {sorted(_SPECS)} (default: ridge,knn)",
+        help="comma-separated router names: a preset (ridge, ridge-ref, knn, knn-ref, "
+        "thompson, egreedy, experts) or any router's short name (barp, linucb, mlp, random, "
+        "...) (default: ridge,knn)",
     )
     p.add_argument(
         "--encoder",

@@ -25,7 +25,7 @@ def _plugin_commands() -> list[Register]:
         try:
             found.append(ep.load())
         except ImportError as err:  # an adapter whose framework is not installed
-            logging.getLogger(__name__).debug("skipping command %s: %s", ep.name, err)
+            logging.getLogger("prefroute.cli").debug("skipping command %s: %s", ep.name, err)
     return found
 
 

@@ -28,19 +28,20 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._base import BaseRouter
-from ..exceptions import InvalidParameterError
+from ..capabilities import ColdStarts, FitsBandit, LearnsOnline
+from ..exceptions import CapabilityError, InvalidParameterError
 from ..feedback import DEFAULT_URL, FeedbackStore, OnlineLearner
 
-__all__ = ["ROUTERS", "register", "run"]
+__all__ = ["register", "run", "trainable"]
 
-#: ``--router`` choices and the router class each names.
-ROUTERS = {
-    "ridge": "RidgeRouter",
-    "barp": "BaRPRouter",
-    "linucb": "LinUCBRouter",
-    "thompson": "LinearThompsonRouter",
-    "epsilon-greedy": "EpsilonGreedyRouter",
-}
+
+def trainable(router: BaseRouter) -> bool:
+    """Whether ``router`` can learn from the store's bandit log: :class:`~shared.FitsBandit`, or
+    :class:`~shared.ColdStarts` + :class:`~shared.LearnsOnline` (replayed update by update)."""
+    return isinstance(router, FitsBandit) or (
+        isinstance(router, ColdStarts) and isinstance(router, LearnsOnline)
+    )
+
 
 _SIDECAR = "training.json"
 _BATCH = 256
@@ -62,7 +63,7 @@ def _encoder(args: argparse.Namespace) -> Any:
 
 def _new_router(args: argparse.Namespace) -> BaseRouter:
     from ..persistence import load_router
-    from ..routers import router_class
+    from .evaluate import build_router
 
     if args.from_dir is not None:
         base = load_router(args.from_dir)
@@ -70,11 +71,12 @@ def _new_router(args: argparse.Namespace) -> BaseRouter:
         return base.clone()
     if args.router is None:
         raise InvalidParameterError("prefroute train needs --router or --from.")
-    cls = router_class(ROUTERS[args.router])
-    if cls is None:  # pragma: no cover - ROUTERS lists registered classes only
-        raise InvalidParameterError(f"Unknown router {args.router!r}.")
-    params = cls().get_params()
-    router: BaseRouter = cls(random_state=args.seed) if "random_state" in params else cls()
+    router = build_router(args.router, seed=args.seed)
+    if not trainable(router):
+        raise CapabilityError(
+            f"--router {args.router}: {type(router).__name__} cannot learn from a bandit log "
+            "(it is neither FitsBandit nor ColdStarts + LearnsOnline)."
+        )
     return router
 
 
@@ -159,7 +161,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--store", default=DEFAULT_URL, help=f"feedback store URL (default: {DEFAULT_URL})"
     )
-    parser.add_argument("--router", choices=sorted(ROUTERS), help="router to train")
+    parser.add_argument(
+        "--router",
+        help="router to train: ridge, barp, linucb, thompson, egreedy, or any router name of "
+        "prefroute evaluate that learns from a bandit log",
+    )
     parser.add_argument(
         "--from",
         dest="from_dir",

@@ -19,7 +19,7 @@ from .base import PromptEncoder, check_texts
 
 __all__ = ["cache_key", "cached_embeddings", "default_cache_dir"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("prefroute.encoders")
 
 
 def default_cache_dir() -> Path:

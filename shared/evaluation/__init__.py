@@ -15,6 +15,7 @@ bandit-feedback simulation. ``docs/evaluation.md`` describes the protocol.
 
 from __future__ import annotations
 
+from ..outcomes import BanditLog
 from .bootstrap import PairedBootstrap, paired_bootstrap, single_model_choices
 from .metrics import (
     OutcomePoint,
@@ -35,7 +36,6 @@ from .metrics import (
 from .plots import plot_learning_curves, plot_pareto
 from .report import EvaluationReport, RouterResult, evaluate_routers, router_aiq
 from .simulate import (
-    BanditLog,
     BanditSimulation,
     bandit_log_from_table,
     default_preference_sampler,

@@ -20,19 +20,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import BaseRouter
+from ..capabilities import LearnsOnline, ensure_ready
 from ..exceptions import DataError, InvalidParameterError
+from ..outcomes import BanditLog
 from ..preference import Preference, PreferenceLike
 from ..tables import RoutingTable
 from .report import router_aiq
 
 __all__ = [
-    "BanditLog",
     "BanditSimulation",
     "bandit_log_from_table",
     "default_preference_sampler",
@@ -45,40 +45,6 @@ FloatArray = NDArray[np.float64]
 def default_preference_sampler(rng: np.random.Generator) -> Preference:
     """A price of quality drawn log-uniformly in [0.01, 100] (``Preference.from_price``)."""
     return Preference.from_price(float(10.0 ** rng.uniform(-2.0, 2.0)))
-
-
-@dataclass(frozen=True)
-class BanditLog:
-    """One revealed outcome per logged prompt.
-
-    Attributes:
-        rows: index of each logged prompt in the source table / embedding matrix.
-        chosen: the model chosen for each row.
-        quality: its revealed quality.
-        cost: its revealed cost.
-        propensity: probability with which the logging policy chose it.
-        preferences: ``(n, 3)`` (quality, cost, latency) weights in force, or ``None``.
-        models: the model names of the pool.
-    """
-
-    rows: NDArray[np.intp]
-    chosen: tuple[str, ...]
-    quality: FloatArray
-    cost: FloatArray
-    propensity: FloatArray
-    preferences: FloatArray | None
-    models: tuple[str, ...]
-
-    def __len__(self) -> int:
-        return len(self.chosen)
-
-    def fit_bandit_args(self, X: ArrayLike) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """``(args, kwargs)`` for ``router.fit_bandit(*args, **kwargs)`` given the table's ``X``."""
-        Xr = np.asarray(X)[self.rows]
-        kwargs: dict[str, Any] = {"models": list(self.models)}
-        if self.preferences is not None:
-            kwargs["preferences"] = self.preferences
-        return (Xr, list(self.chosen), self.quality, self.cost, self.propensity), kwargs
 
 
 def bandit_log_from_table(
@@ -183,7 +149,7 @@ def simulate_bandit(
     ``router.initialize(models, n_features)``.
 
     Args:
-        router: an online router (``supports_online_update``), fitted or with ``initialize``.
+        router: a :class:`~shared.LearnsOnline` router, fitted or :class:`~shared.ColdStarts`.
         X: ``(n, d)`` training embeddings.
         quality: ``(n, K)`` true quality (the hidden full table); NaN = not observed.
         cost: ``(n, K)`` true cost.
@@ -200,7 +166,9 @@ def simulate_bandit(
         lambdas: sweep settings of the test AIQ.
 
     Raises:
-        InvalidParameterError: the router cannot learn online or cannot be started.
+        CapabilityError: the router cannot learn online.
+        NotFittedError: the router is not fitted and cannot cold-start.
+        InvalidParameterError: bad ``n_passes`` or ``checkpoints``.
         DataError: shapes disagree.
     """
     Xa = np.asarray(X, dtype=np.float64)
@@ -209,19 +177,12 @@ def simulate_bandit(
     names = list(models)
     if Xa.ndim != 2 or Q.shape != C.shape or Q.shape != (Xa.shape[0], len(names)):
         raise DataError(f"X {Xa.shape}, quality {Q.shape}, cost {C.shape} disagree.")
-    if not getattr(router, "supports_online_update", False):
-        raise InvalidParameterError(f"{type(router).__name__} cannot learn online (no update).")
     if n_passes < 1 or any(not 0 < f <= 1 for f in checkpoints):
         raise InvalidParameterError("n_passes must be >= 1 and checkpoints in (0, 1].")
     if preferences is not None and len(preferences) != Xa.shape[0]:
         raise DataError("preferences needs one entry per training prompt.")
-    if not router.is_fitted:
-        init = getattr(router, "initialize", None)
-        if init is None:
-            raise InvalidParameterError(
-                f"{type(router).__name__} is not fitted and has no initialize(models, n_features)."
-            )
-        init(names, Xa.shape[1])
+    ensure_ready(router, names, Xa.shape[1], online=True)
+    assert isinstance(router, LearnsOnline)
     rng = np.random.default_rng(seed)
     sampler = preference_sampler or default_preference_sampler
     order = np.concatenate([rng.permutation(Xa.shape[0]) for _ in range(n_passes)])

@@ -27,14 +27,14 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import BaseRouter, RouteScores, calibrate_scale, scalarize
-from .._validation import Constraint, Interval, Options, check_embeddings
-from ..exceptions import DataError
+from .._validation import Constraint, Interval, Options, check_table
+from ..capabilities import FitsTable
 from ..preference import Preference
 
 __all__ = ["ReferenceKNNRouter", "ReferenceRidgeRouter"]
@@ -43,20 +43,13 @@ FloatArray = NDArray[np.float64]
 
 
 def _check_outcomes(
-    X: ArrayLike, quality: ArrayLike, cost: ArrayLike, models: Sequence[str], owner: str
+    X: ArrayLike, quality: ArrayLike, cost: ArrayLike | None, models: Sequence[str], owner: str
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    Xc = check_embeddings(X, owner=owner)
-    Q = np.asarray(quality, dtype=np.float64)
-    C = np.asarray(cost, dtype=np.float64)
-    shape = (Xc.shape[0], len(models))
-    if Q.shape != shape or C.shape != shape:
-        raise DataError(f"{owner}: quality and cost must have shape {shape}: {Q.shape}, {C.shape}.")
-    if len(set(models)) != len(models) or not models:
-        raise DataError(f"{owner}: model names must be unique and non-empty.")
+    Xc, _, Q, C, _ = check_table(X, quality, cost, models, owner)
     return Xc, Q, C
 
 
-class _PredictiveRouter(BaseRouter):
+class _PredictiveRouter(FitsTable, BaseRouter):
     """Shared routing rule: utility from predicted quality and cost."""
 
     def _predict(self, X: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -92,12 +85,16 @@ class ReferenceKNNRouter(_PredictiveRouter):
         "weights": [Options(("uniform", "similarity"))],
     }
 
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        return [{"k": 3}, {"k": 3, "weights": "similarity"}]
+
     def __init__(self, *, k: int = 40, weights: str = "uniform") -> None:
         self.k = k
         self.weights = weights
 
     def fit(
-        self, X: ArrayLike, quality: ArrayLike, cost: ArrayLike, *, models: Sequence[str]
+        self, X: ArrayLike, quality: ArrayLike, cost: ArrayLike | None, *, models: Sequence[str]
     ) -> Self:
         """Store the normalized training embeddings and outcomes."""
         self._validate_params()
@@ -164,7 +161,7 @@ class ReferenceRidgeRouter(_PredictiveRouter):
         self.alpha = alpha
 
     def fit(
-        self, X: ArrayLike, quality: ArrayLike, cost: ArrayLike, *, models: Sequence[str]
+        self, X: ArrayLike, quality: ArrayLike, cost: ArrayLike | None, *, models: Sequence[str]
     ) -> Self:
         """Solve ``(A^T A + alpha I) W = A^T Y`` with ``A = [X, 1]`` for every observed column."""
         self._validate_params()

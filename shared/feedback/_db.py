@@ -28,7 +28,7 @@ from ._schema import METADATA
 
 __all__ = ["Database", "make_engine", "shown_url"]
 
-logger = logging.getLogger("shared.feedback.store")
+logger = logging.getLogger("prefroute.feedback.store")
 
 T = TypeVar("T")
 

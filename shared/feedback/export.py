@@ -26,16 +26,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..exceptions import FeedbackError
-from .records import BanditLog, DecisionRecord
+from ..outcomes import PREFERENCE_KEYS, BanditLog
+from .records import DecisionRecord
 
 if TYPE_CHECKING:
     from ..tables import RoutingTable
 
 __all__ = ["bandit_log_from_records", "table_from_records"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("prefroute.feedback.export")
 
-_PREF_KEYS = ("quality", "cost", "latency")
+_PREF_KEYS = PREFERENCE_KEYS
 
 
 def _usable(records: Sequence[DecisionRecord], *, need_cost: bool) -> list[DecisionRecord]:

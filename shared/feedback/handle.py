@@ -25,7 +25,7 @@ from ..persistence import load_router, router_signature
 
 __all__ = ["RouterHandle"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("prefroute.feedback.handle")
 
 Version = tuple[int, ...]
 

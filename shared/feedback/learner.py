@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .._base import BaseRouter
-from ..exceptions import FeedbackError
-from .records import BanditLog, DecisionRecord
+from ..capabilities import ColdStarts, FitsBandit, LearnsOnline, ensure_ready
+from ..exceptions import CapabilityError, FeedbackError
+from ..outcomes import PREFERENCE_KEYS, BanditLog
+from .records import DecisionRecord
 
 if TYPE_CHECKING:
     from ..encoders import PromptEncoder
@@ -26,34 +28,26 @@ if TYPE_CHECKING:
 
 __all__ = ["OnlineLearner", "fill_missing_costs"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("prefroute.feedback.learner")
 
 
 def fill_missing_costs(log: BanditLog) -> NDArray[np.float64]:
     """The log's costs with each unknown (NaN) one replaced by the median known cost of the same
-    model (else of all models, else 0.0).
+    model (else of all models, else 0.0); see :meth:`BanditLog.filled_cost`.
 
     Examples:
         >>> import numpy as np
-        >>> from shared.feedback import BanditLog
+        >>> from shared import BanditLog
         >>> log = BanditLog(prompts=("p", "q", "r"), chosen=("a", "a", "b"),
         ...                 quality=np.ones(3), cost=np.array([0.2, np.nan, np.nan]),
         ...                 propensity=np.ones(3), preferences=np.ones((3, 3)), models=("a", "b"))
         >>> fill_missing_costs(log).tolist()
         [0.2, 0.2, 0.2]
     """
-    cost = np.array(log.cost, dtype=np.float64)
-    missing = np.isnan(cost)
-    if not missing.any():
-        return cost
-    chosen = np.asarray(log.chosen, dtype=object)
-    overall = float(np.median(cost[~missing])) if (~missing).any() else 0.0
-    for model in set(chosen[missing]):
-        rows = chosen == model
-        known = cost[rows & ~missing]
-        cost[rows & missing] = float(np.median(known)) if known.size else overall
-    logger.info("filled %d unknown costs with per-model medians", int(missing.sum()))
-    return cost
+    missing = int(np.isnan(log.cost).sum())
+    if missing:
+        logger.info("filled %d unknown costs with per-model medians", missing)
+    return log.filled_cost()
 
 
 class OnlineLearner:
@@ -98,8 +92,9 @@ class OnlineLearner:
         1.0 when a fallback answered instead of the chosen model (a plain regression update).
 
         Raises:
-            FeedbackError: the record has no rating or no prompt, or the router cannot learn
-                online.
+            FeedbackError: the record has no rating or no prompt.
+            CapabilityError: the router cannot learn online (not :class:`~shared.LearnsOnline`).
+            NotFittedError: the router is not fitted and cannot cold-start.
         """
         if record.score is None:
             raise FeedbackError(f"Decision {record.decision_id} has no rating to learn from.")
@@ -110,19 +105,8 @@ class OnlineLearner:
             )
         x = self._embed([record.prompt])[0]
         with self._lock:
-            router = self.router
-            if not getattr(router, "supports_online_update", False):
-                raise FeedbackError(
-                    f"{type(router).__name__} cannot learn online; use retrain() instead."
-                )
-            if not router.is_fitted:
-                init: Any = getattr(router, "initialize", None)
-                if init is None:
-                    raise FeedbackError(
-                        f"{type(router).__name__} is not fitted and has no initialize(); fit it "
-                        "first or use retrain()."
-                    )
-                init(list(record.models), int(x.shape[0]))
+            router = ensure_ready(self.router, list(record.models), int(x.shape[0]), online=True)
+            assert isinstance(router, LearnsOnline)
             router.update(
                 x,
                 record.model,
@@ -179,17 +163,17 @@ class OnlineLearner:
             X: the prompts' embeddings if already computed (default: encoded here).
 
         Raises:
-            FeedbackError: the log is empty, or the router can learn neither from a bandit log
-                nor online.
+            FeedbackError: the log is empty.
+            CapabilityError: the router is neither :class:`~shared.FitsBandit` nor
+                :class:`~shared.ColdStarts` + :class:`~shared.LearnsOnline`.
         """
         if len(log) == 0:
             raise FeedbackError("The feedback store has no rated decision with a prompt yet.")
         if X is None:
             X = self._embed(list(log.prompts))
         cost = fill_missing_costs(log)
-        fit_bandit: Any = getattr(router, "fit_bandit", None)
-        if fit_bandit is not None:
-            fit_bandit(
+        if isinstance(router, FitsBandit):
+            router.fit_bandit(
                 X,
                 list(log.chosen),
                 log.quality,
@@ -199,12 +183,13 @@ class OnlineLearner:
                 preferences=log.preferences,
             )
             return router
-        init: Any = getattr(router, "initialize", None)
-        if init is None or not getattr(router, "supports_online_update", False):
-            raise FeedbackError(
-                f"{type(router).__name__} has neither fit_bandit nor initialize + update."
+        if not (isinstance(router, ColdStarts) and isinstance(router, LearnsOnline)):
+            raise CapabilityError(
+                f"{type(router).__name__} can learn from a bandit log neither with fit_bandit "
+                "(FitsBandit) nor by replaying it through update (ColdStarts + LearnsOnline)."
             )
-        init(list(log.models), int(X.shape[1]))
+        router.initialize(list(log.models), int(X.shape[1]))
+        prefs = log.preferences
         for i in range(len(log)):
             router.update(
                 X[i],
@@ -212,6 +197,6 @@ class OnlineLearner:
                 quality=float(log.quality[i]),
                 cost=float(cost[i]),
                 propensity=float(log.propensity[i]),
-                preference=dict(zip(("quality", "cost", "latency"), log.preferences[i])),
+                preference=None if prefs is None else dict(zip(PREFERENCE_KEYS, prefs[i])),
             )
         return router

@@ -1,8 +1,8 @@
 """What the feedback store hands back: one record per routing decision, and the bandit log.
 
 A :class:`DecisionRecord` joins a stored :class:`~shared.Decision` with its outcome (the model
-that answered, tokens, cost, latency, error) and its rating. A :class:`BanditLog` is the rated
-part of the store in the array form that ``fit_bandit`` takes: one observed model per prompt.
+that answered, tokens, cost, latency, error) and its rating. The rated part of the store is
+exported as the one :class:`~shared.BanditLog` (defined in :mod:`shared.outcomes`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
 from ..preference import Preference
 
-__all__ = ["BanditLog", "DecisionRecord"]
+__all__ = ["DecisionRecord"]
 
 
 @dataclass(frozen=True)
@@ -134,45 +131,3 @@ class DecisionRecord:
         out["created_at"] = self.created_at.isoformat()
         out["rated_at"] = None if self.rated_at is None else self.rated_at.isoformat()
         return out
-
-
-@dataclass(frozen=True)
-class BanditLog:
-    """Rated decisions as a logged-bandit data set (one observed model per prompt).
-
-    Attributes:
-        prompts: prompt texts, length ``n``.
-        chosen: the model that answered each prompt (the observed arm).
-        quality: the rating of each answer, ``(n,)`` in [0, 1].
-        cost: USD cost of each answer, ``(n,)``; NaN where the cost was not recorded.
-        propensity: probability with which the router chose, ``(n,)`` in (0, 1].
-        preferences: ``(n, 3)`` (quality, cost, latency) weights the calls were made with.
-        models: every model seen in the log (union of the routers' pools, in first-seen order).
-        decision_ids: the decision id of each row.
-
-    Examples:
-        >>> import numpy as np
-        >>> log = BanditLog(prompts=("hi",), chosen=("a",), quality=np.array([1.0]),
-        ...                 cost=np.array([0.01]), propensity=np.array([0.5]),
-        ...                 preferences=np.array([[1.0, 0.0, 0.0]]), models=("a", "b"),
-        ...                 decision_ids=("d1",))
-        >>> len(log), log.n_models
-        (1, 2)
-    """
-
-    prompts: tuple[str, ...]
-    chosen: tuple[str, ...]
-    quality: NDArray[np.float64]
-    cost: NDArray[np.float64]
-    propensity: NDArray[np.float64]
-    preferences: NDArray[np.float64]
-    models: tuple[str, ...]
-    decision_ids: tuple[str, ...] = ()
-
-    def __len__(self) -> int:
-        return len(self.prompts)
-
-    @property
-    def n_models(self) -> int:
-        """Number of models seen in the log."""
-        return len(self.models)

@@ -24,18 +24,19 @@ from sqlalchemy.exc import IntegrityError
 
 from ..decision import Decision
 from ..exceptions import FeedbackError, UnknownDecisionError
+from ..outcomes import BanditLog
 from . import _validate as check
 from ._db import Database
 from ._schema import BY_ID, BY_KEY, DECISIONS, RATINGS, RATINGS_OF, rating_upsert, to_record
 from .export import bandit_log_from_records, table_from_records
-from .records import BanditLog, DecisionRecord
+from .records import DecisionRecord
 
 if TYPE_CHECKING:
     from ..tables import RoutingTable
 
 __all__ = ["DEFAULT_URL", "FeedbackStore"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("prefroute.feedback.store")
 
 #: Where the store lives when no URL is given: an SQLite file in the working directory.
 DEFAULT_URL = "sqlite:///prefroute-feedback.sqlite3"

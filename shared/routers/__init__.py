@@ -6,60 +6,29 @@
 * ``bandits``: :class:`LinUCBRouter`, :class:`LinearThompsonRouter`, :class:`EpsilonGreedyRouter`.
 * ``baselines``: :class:`KNNRouter`, :class:`MLPRouter`, :class:`RandomRouter`,
   :class:`FixedRouter`.
+
+There is no list to maintain here: every public module of this package is discovered by the
+router registry (:mod:`shared._registry`), and ``shared.routers.<ClassName>`` resolves any
+router class it defines. A new router is a new module (plus its tests and docs).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-_EXPORTS: dict[str, str] = {
-    "RidgeRouter": ".ridge",
-    "DomainExpertRouter": ".experts",
-    "BaRPRouter": ".policy",
-    "LinUCBRouter": ".bandits",
-    "LinearThompsonRouter": ".bandits",
-    "EpsilonGreedyRouter": ".bandits",
-    "KNNRouter": ".baselines",
-    "MLPRouter": ".baselines",
-    "RandomRouter": ".baselines",
-    "FixedRouter": ".baselines",
-}
-
-__all__ = [
-    "BaRPRouter",
-    "DomainExpertRouter",
-    "EpsilonGreedyRouter",
-    "FixedRouter",
-    "KNNRouter",
-    "LinUCBRouter",
-    "LinearThompsonRouter",
-    "MLPRouter",
-    "RandomRouter",
-    "RidgeRouter",
-]
+from typing import Any
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    from .._registry import is_builtin, router_classes
+
+    cls = router_classes().get(name)
+    if cls is None or not is_builtin(cls) or not cls.__module__.startswith(__name__ + "."):
         raise AttributeError(f"module 'shared.routers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def router_class(name: str) -> type[Any] | None:
-    """The router class called ``name``, importing its module; ``None`` if unknown."""
-    if name not in _EXPORTS:
-        return None
-    cls: type[Any] = __getattr__(name)
+    globals()[name] = cls
     return cls
 
 
-if TYPE_CHECKING:
-    from .bandits import EpsilonGreedyRouter, LinearThompsonRouter, LinUCBRouter
-    from .baselines import FixedRouter, KNNRouter, MLPRouter, RandomRouter
-    from .experts import DomainExpertRouter
-    from .policy import BaRPRouter
-    from .ridge import RidgeRouter
+def __dir__() -> list[str]:
+    from .._registry import router_classes
+
+    names = [n for n, c in router_classes().items() if c.__module__.startswith(__name__ + ".")]
+    return sorted({*globals(), *names})

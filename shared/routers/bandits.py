@@ -24,10 +24,20 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import BaseRouter, RouteScores, calibrate_scale, scalarize
-from .._validation import Constraint, Interval
-from ..exceptions import DataError, UnknownModelError
+from .._validation import (
+    Constraint,
+    Interval,
+    check_models,
+    check_n_features,
+    check_table,
+    check_update,
+    model_index,
+)
+from ..capabilities import ColdStarts, FitsBandit, FitsTable, LearnsOnline, Persists
+from ..exceptions import DataError
+from ..outcomes import check_bandit_arrays
 from ..preference import Preference, PreferenceLike
-from ._logs import CostHistory, check_bandit_log, check_models, check_table
+from ._cost import CostHistory
 
 FloatArray = NDArray[np.float64]
 
@@ -38,10 +48,16 @@ def _with_intercept(X: FloatArray) -> FloatArray:
     return np.hstack([X, np.ones((X.shape[0], 1))])
 
 
-class _LinearArmsRouter(BaseRouter):
-    """Per-arm ridge on ``[x ; 1]`` for quality and cost; subclasses choose the exploration."""
+def _fill_mean(values: FloatArray) -> FloatArray:
+    """NaN entries replaced by the mean of the others (0.0 when none is known)."""
+    known = np.isfinite(values)
+    if known.all():
+        return values
+    return np.where(known, values, float(values[known].mean()) if known.any() else 0.0)
 
-    supports_online_update: ClassVar[bool] = True
+
+class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persists, BaseRouter):
+    """Per-arm ridge on ``[x ; 1]`` for quality and cost; subclasses choose the exploration."""
 
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         "alpha": [Interval(float, 0.0, None, closed="neither")],
@@ -49,6 +65,10 @@ class _LinearArmsRouter(BaseRouter):
         "cost_quantile": [Interval(float, 0.0, 1.0, closed="right")],
         "random_state": ["random_state"],
     }
+
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        return [{"random_state": 0}, {"cost_scale": 0.01, "random_state": 1}]
 
     alpha: float
     cost_scale: float | None
@@ -97,22 +117,23 @@ class _LinearArmsRouter(BaseRouter):
     def initialize(self, models: Sequence[str], n_features: int) -> Self:
         """Start from nothing (every prediction 0) so that :meth:`update` can learn online."""
         names = check_models(models, type(self).__name__)
-        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
-            raise DataError(f"n_features must be a positive int, got {n_features!r}.")
-        self._setup(names, n_features, None)
+        self._setup(names, check_n_features(n_features, type(self).__name__), None)
         return self
 
     # ------------------------------------------------------------------ learning
     def fit(
-        self, X: ArrayLike, quality: ArrayLike, cost: ArrayLike, *, models: Sequence[str]
+        self, X: ArrayLike, quality: ArrayLike, cost: ArrayLike | None, *, models: Sequence[str]
     ) -> Self:
-        """Fit every arm on its observed cells of a full table (NaN cells are skipped)."""
-        Xc, Q, C, names = check_table(X, quality, cost, models, type(self).__name__)
+        """Fit every arm on its observed cells of a full table (NaN cells are skipped).
+
+        A cell with a quality but no cost (NaN) uses the arm's mean observed cost (0 if none).
+        """
+        Xc, names, Q, C, _ = check_table(X, quality, cost, models, type(self).__name__)
         self._setup(names, Xc.shape[1], C[np.isfinite(C)])
         X1 = _with_intercept(Xc)
         for k in range(len(names)):
             rows = np.isfinite(Q[:, k])
-            self._fit_arm(k, X1[rows], Q[rows, k], C[rows, k])
+            self._fit_arm(k, X1[rows], Q[rows, k], _fill_mean(C[rows, k]))
         return self
 
     def fit_bandit(
@@ -120,7 +141,7 @@ class _LinearArmsRouter(BaseRouter):
         X: ArrayLike,
         chosen: Sequence[str],
         quality: ArrayLike,
-        cost: ArrayLike,
+        cost: ArrayLike | None,
         propensity: ArrayLike,
         *,
         models: Sequence[str],
@@ -131,14 +152,17 @@ class _LinearArmsRouter(BaseRouter):
         ``propensity`` is validated but unused (direct method); ``preferences`` are unused since
         quality and cost are modelled separately.
         """
-        log = check_bandit_log(
-            X, chosen, quality, cost, propensity, models, preferences, type(self).__name__
-        )
-        self._setup(log.models, log.X.shape[1], log.cost)
-        X1 = _with_intercept(log.X)
-        for k in range(len(log.models)):
-            rows = log.arms == k
-            self._fit_arm(k, X1[rows], log.quality[rows], log.cost[rows])
+        Xc, log = check_bandit_arrays(
+            X, chosen, quality, cost, propensity, models, type(self).__name__,
+            preferences=preferences,
+        )  # fmt: skip
+        cost_filled = log.filled_cost()
+        self._setup(list(log.models), Xc.shape[1], log.cost[np.isfinite(log.cost)])
+        X1 = _with_intercept(Xc)
+        arms = log.arms
+        for k in range(log.n_models):
+            rows = arms == k
+            self._fit_arm(k, X1[rows], log.quality[rows], cost_filled[rows])
         return self
 
     def update(
@@ -159,19 +183,13 @@ class _LinearArmsRouter(BaseRouter):
         xc = self._check_X(x, allow_1d=True)
         if xc.shape[0] != 1:
             raise DataError("update takes one prompt embedding; use fit_bandit for a batch.")
-        if model not in self.models_:
-            raise UnknownModelError(model, self.models_)
-        q = float(quality)
-        if not (np.isfinite(q) and 0.0 <= q <= 1.0):
-            raise DataError(f"quality must be in [0, 1], got {quality!r}.")
-        if cost is not None and not (np.isfinite(cost) and cost >= 0):
-            raise DataError(f"cost must be >= 0, got {cost!r}.")
-        k = self.models_.index(model)
+        k = model_index(self.models_, model)
+        q, known_cost, _ = check_update(quality, cost, propensity, type(self).__name__)
         x1 = _with_intercept(xc)[0]
-        if cost is None:
+        if known_cost is None:
             c = float(x1 @ self.theta_cost_[k])
         else:
-            c = float(cost)
+            c = known_cost
             self.cost_history_.add(c)
             if self.tau_online_:
                 self._refresh_scale()

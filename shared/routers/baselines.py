@@ -29,10 +29,18 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import BaseRouter, RouteScores, calibrate_scale, scalarize
-from .._validation import Interval, Options, check_embeddings
+from .._validation import (
+    Interval,
+    Options,
+    check_embeddings,
+    check_models,
+    check_outcome_arrays,
+    is_layer_sizes,
+    model_index,
+)
+from ..capabilities import FitsTable, Persists
 from ..exceptions import InvalidParameterError
 from ..preference import Preference
-from ._checks import check_models, check_outcomes, is_layer_sizes, model_index
 
 FloatArray = NDArray[np.float64]
 
@@ -47,7 +55,7 @@ def _column_means(M: FloatArray, default: float) -> FloatArray:
     return np.where(counts > 0, sums / np.maximum(counts, 1), default)
 
 
-class _TableRouter(BaseRouter):
+class _TableRouter(FitsTable, Persists, BaseRouter):
     """Common ``fit`` prologue: validated ``(X, Q, C)``, ``models_`` and ``cost_scale_``."""
 
     cost_scale: float | None
@@ -66,7 +74,7 @@ class _TableRouter(BaseRouter):
         Xc = check_embeddings(X, owner=owner)
         if quality is None:
             quality = np.full((Xc.shape[0], len(names)), np.nan)
-        Q, C = check_outcomes(quality, cost, Xc.shape[0], len(names), owner)
+        Q, C, _ = check_outcome_arrays(quality, cost, None, (Xc.shape[0], len(names)), owner)
         self.models_ = names
         self.n_features_in_ = int(Xc.shape[1])
         self.cost_scale_ = float(self.cost_scale or calibrate_scale(C[np.isfinite(C)]))
@@ -103,6 +111,10 @@ class KNNRouter(_TableRouter):
         "metric": [Options(("cosine", "euclidean"))],
         "cost_scale": [None, Interval(float, 0, None, closed="neither")],
     }
+
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        return [{"k": 3}, {"k": 3, "metric": "euclidean"}]
 
     def __init__(self, *, k: int = 40, metric: str = "cosine", cost_scale: float | None = None):
         self.k = k
@@ -188,6 +200,10 @@ class MLPRouter(_TableRouter):
         "cost_scale": [None, Interval(float, 0, None, closed="neither")],
         "random_state": ["random_state"],
     }
+
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        return [{"hidden_layer_sizes": (4,), "max_iter": 5, "random_state": 0}]
 
     def __init__(
         self,
@@ -314,6 +330,10 @@ class RandomRouter(_TableRouter):
     """
 
     _parameter_constraints = {"random_state": ["random_state"]}  # noqa: RUF012
+
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        return [{"random_state": 0}]
 
     def __init__(self, *, random_state: int | None = None) -> None:
         self.random_state = random_state

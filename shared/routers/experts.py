@@ -38,10 +38,18 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.linalg import cho_factor, cho_solve
 
 from .._base import BaseRouter, RouteScores
-from .._validation import Interval, Options, check_embeddings
+from .._validation import (
+    Interval,
+    Options,
+    check_embeddings,
+    check_models,
+    check_width,
+    is_alpha_grid,
+    model_index,
+)
+from ..capabilities import FitsLabels, Persists
 from ..exceptions import DataError, InvalidParameterError
 from ..preference import Preference
-from ._checks import check_models, check_width, is_alpha_grid, model_index
 from ._linear import DEFAULT_ALPHAS, design, gcv_scores
 
 FloatArray = NDArray[np.float64]
@@ -67,7 +75,7 @@ def _as_chunks(X: Embeddings, owner: str) -> list[FloatArray]:
     )
 
 
-class DomainExpertRouter(BaseRouter):
+class DomainExpertRouter(FitsLabels, Persists, BaseRouter):
     """IR3DE: route each prompt to the expert of its predicted domain (shared-Gram ridge).
 
     Args:
@@ -93,6 +101,10 @@ class DomainExpertRouter(BaseRouter):
         "strategy": [Options(("average", "majority"))],
         "top_k": [None, Interval(int, 1, None)],
     }
+
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        return [{}, {"strategy": "majority", "alpha": "gcv"}]
 
     def __init__(
         self,

@@ -26,18 +26,23 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import BaseRouter, RouteScores, calibrate_scale
-from .._validation import Constraint, Interval, Options, check_embeddings
-from ..exceptions import DataError, UnknownModelError
+from .._validation import (
+    Constraint,
+    Interval,
+    Options,
+    check_embeddings,
+    check_models,
+    check_n_features,
+    check_table,
+    check_update,
+    model_index,
+)
+from ..capabilities import ColdStarts, FitsBandit, FitsTable, LearnsOnline, Persists
+from ..exceptions import DataError
+from ..outcomes import check_bandit_arrays
 from ..preference import Preference, PreferenceLike
 from . import _nn
-from ._logs import (
-    CostHistory,
-    check_bandit_log,
-    check_models,
-    check_table,
-    preference_features,
-    scaled_cost,
-)
+from ._cost import CostHistory, preference_features, scaled_cost, two_weights
 from ._policy_steps import PolicyGradientMixin
 
 FloatArray = NDArray[np.float64]
@@ -48,7 +53,9 @@ _POS_FLOAT = Interval(float, 0.0, None, closed="neither")
 _POS_INT = Interval(int, 1, None)
 
 
-class BaRPRouter(PolicyGradientMixin, BaseRouter):
+class BaRPRouter(
+    PolicyGradientMixin, FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persists, BaseRouter
+):
     """Preference-conditioned softmax policy trained by REINFORCE from bandit feedback (BaRP).
 
     Args:
@@ -97,8 +104,6 @@ class BaRPRouter(PolicyGradientMixin, BaseRouter):
         True
     """
 
-    supports_online_update: ClassVar[bool] = True
-
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         "head": [Options({"linear", "mlp"})],
         "hidden": [_POS_INT],
@@ -123,6 +128,13 @@ class BaRPRouter(PolicyGradientMixin, BaseRouter):
         "cost_quantile": [Interval(float, 0.0, 1.0, closed="right")],
         "random_state": ["random_state"],
     }
+
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        return [
+            {"n_steps": 5, "batch_size": 16, "random_state": 0},
+            {"n_steps": 5, "head": "mlp", "hidden": 4, "feedback": "full", "random_state": 0},
+        ]
 
     def __init__(
         self,
@@ -215,16 +227,14 @@ class BaRPRouter(PolicyGradientMixin, BaseRouter):
         Until ``cost_scale`` is set, ``tau`` is re-calibrated from the costs seen so far.
         """
         names = check_models(models, type(self).__name__)
-        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
-            raise DataError(f"n_features must be a positive int, got {n_features!r}.")
-        self._setup(names, np.zeros(n_features), None)
+        self._setup(names, np.zeros(check_n_features(n_features, type(self).__name__)), None)
         return self
 
     def fit(
         self,
         X: ArrayLike,
         quality: ArrayLike,
-        cost: ArrayLike,
+        cost: ArrayLike | None,
         *,
         models: Sequence[str],
     ) -> Self:
@@ -243,7 +253,7 @@ class BaRPRouter(PolicyGradientMixin, BaseRouter):
             models: the K model names, aligned with the columns.
         """
         owner = type(self).__name__
-        Xc, Q, C, names = check_table(X, quality, cost, models, owner)
+        Xc, names, Q, C, _ = check_table(X, quality, cost, models, owner)
         self._setup(names, Xc.mean(axis=0), C[np.isfinite(C)])
         Ct = scaled_cost(np.nan_to_num(C), self.cost_scale_)
         observed = np.isfinite(Q)
@@ -296,7 +306,7 @@ class BaRPRouter(PolicyGradientMixin, BaseRouter):
         X: ArrayLike,
         chosen: Sequence[str],
         quality: ArrayLike,
-        cost: ArrayLike,
+        cost: ArrayLike | None,
         propensity: ArrayLike,
         *,
         models: Sequence[str],
@@ -318,21 +328,25 @@ class BaRPRouter(PolicyGradientMixin, BaseRouter):
             models: every model name of the pool (the policy's actions).
             preferences: optional ``(n, 3)`` (quality, cost, latency) weights of the log.
         """
-        log = check_bandit_log(
-            X, chosen, quality, cost, propensity, models, preferences, type(self).__name__
+        Xc, log = check_bandit_arrays(
+            X, chosen, quality, cost, propensity, models, type(self).__name__,
+            preferences=preferences,
+        )  # fmt: skip
+        cost_filled = log.filled_cost()
+        self._setup(list(log.models), Xc.mean(axis=0), cost_filled)
+        ct = scaled_cost(cost_filled, self.cost_scale_)
+        arms = log.arms
+        W_log = (
+            None
+            if log.preferences is None
+            else two_weights(log.preferences[:, 0], log.preferences[:, 1])
         )
-        self._setup(log.models, log.X.mean(axis=0), log.cost)
-        ct = scaled_cost(log.cost, self.cost_scale_)
-        for idx in self._batches(log.X.shape[0]):
-            W2 = (
-                log.preferences[idx]
-                if log.preferences is not None
-                else self._sample_prefs(idx.size)
-            )
+        for idx in self._batches(Xc.shape[0]):
+            W2 = W_log[idx] if W_log is not None else self._sample_prefs(idx.size)
             r = W2[:, 0] * log.quality[idx] - W2[:, 1] * ct[idx]
-            w = self._importance(log.X[idx], W2, log.arms[idx], log.propensity[idx])
+            w = self._importance(Xc[idx], W2, arms[idx], log.propensity[idx])
             b = self._baseline(r, w)
-            self._policy_step(log.X[idx], W2, log.arms[idx], r - b, w, log.quality[idx], ct[idx])
+            self._policy_step(Xc[idx], W2, arms[idx], r - b, w, log.quality[idx], ct[idx])
         return self
 
     def update(
@@ -354,14 +368,9 @@ class BaRPRouter(PolicyGradientMixin, BaseRouter):
         xc = self._check_X(x, allow_1d=True)
         if xc.shape[0] != 1:
             raise DataError("update takes one prompt embedding; use fit_bandit for a batch.")
-        if model not in self.models_:
-            raise UnknownModelError(model, self.models_)
-        q = float(quality)
-        c = 0.0 if cost is None else float(cost)
-        if not (np.isfinite(q) and 0.0 <= q <= 1.0) or not (np.isfinite(c) and c >= 0.0):
-            raise DataError(f"quality must be in [0, 1] and cost >= 0; got {q!r}, {c!r}.")
-        if not (np.isfinite(propensity) and 0.0 < propensity <= 1.0):
-            raise DataError(f"propensity must lie in (0, 1], got {propensity!r}.")
+        model_index(self.models_, model)
+        q, known_cost, _ = check_update(quality, cost, propensity, type(self).__name__)
+        c = 0.0 if known_cost is None else known_cost
         if cost is not None:
             self.cost_history_.add(c)
             if self.tau_online_:

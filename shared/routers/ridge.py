@@ -33,19 +33,25 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import BaseRouter, RouteScores, calibrate_scale, scalarize
-from .._validation import Interval, Options, check_embeddings
-from ..exceptions import DataError, InvalidParameterError
-from ..preference import Preference, PreferenceLike
-from ._checks import (
-    check_bandit_log,
+from .._validation import (
+    Interval,
+    Options,
+    check_embeddings,
     check_models,
-    check_outcomes,
+    check_n_features,
+    check_outcome_arrays,
+    check_table,
+    check_update,
     coerce_per_model,
     is_alpha_grid,
     model_index,
 )
+from ..capabilities import ColdStartsFromPriors, FitsBandit, FitsTable, LearnsOnline, Persists
+from ..exceptions import DataError, InvalidParameterError
+from ..outcomes import check_bandit_arrays
+from ..preference import Preference, PreferenceLike
+from ._cost import CostHistory
 from ._linear import DEFAULT_ALPHAS, RidgeHeads, design, gram
-from ._logs import CostHistory
 from ._penalty import select_penalties
 
 FloatArray = NDArray[np.float64]
@@ -59,7 +65,7 @@ def _xty(X: FloatArray, Y: FloatArray, fit_intercept: bool) -> FloatArray:
     return np.vstack([XtY, Y.sum(axis=0)[None, :]]) if fit_intercept else XtY
 
 
-class RidgeRouter(BaseRouter):
+class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Persists, BaseRouter):
     """Per-model ridge heads for quality and cost; closed form, incremental, explorable.
 
     Args:
@@ -105,8 +111,6 @@ class RidgeRouter(BaseRouter):
         random_state: seed of the exploration draws.
     """
 
-    supports_online_update = True
-
     _parameter_constraints = {  # noqa: RUF012
         "alpha": [Interval(float, 0, None, closed="neither"), Options(("cv", "gcv"))],
         "alphas": [None, is_alpha_grid],
@@ -123,6 +127,14 @@ class RidgeRouter(BaseRouter):
         "cost_scale": [None, Interval(float, 0, None, closed="neither")],
         "random_state": ["random_state"],
     }
+
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        return [
+            {},
+            {"alpha": "cv", "exploration": "thompson", "n_draws": 16, "random_state": 0},
+            {"alpha": "gcv", "solver": "sherman_morrison", "exploration": "ucb"},
+        ]
 
     def __init__(
         self,
@@ -302,9 +314,7 @@ class RidgeRouter(BaseRouter):
             models: model names, one per column.
         """
         self._validate_params()
-        names = check_models(models, type(self).__name__)
-        Xc = check_embeddings(X, owner=type(self).__name__)
-        Q, C = check_outcomes(quality, cost, Xc.shape[0], len(names), type(self).__name__)
+        Xc, names, Q, C, _ = check_table(X, quality, cost, models, type(self).__name__)
         self._setup(names, Xc.shape[1], None, None)
         self._set_cost_scale(C)
         self._add(Xc, Q, C, range(len(names)))
@@ -334,7 +344,9 @@ class RidgeRouter(BaseRouter):
         Xc = check_embeddings(
             X, n_features=None if first else self.n_features_in_, owner=type(self).__name__
         )
-        Q, C = check_outcomes(quality, cost, Xc.shape[0], len(names), type(self).__name__)
+        Q, C, _ = check_outcome_arrays(
+            quality, cost, None, (Xc.shape[0], len(names)), type(self).__name__
+        )
         if first:
             self._setup(names, Xc.shape[1], None, None)
             self._set_cost_scale(C)
@@ -367,11 +379,8 @@ class RidgeRouter(BaseRouter):
         if xr.shape[0] != 1:
             raise DataError("update() takes the embedding of one prompt.")
         k = model_index(self.models_, model)
-        if not 0.0 < float(propensity) <= 1.0:
-            raise InvalidParameterError(f"A propensity must be in (0, 1], got {propensity!r}.")
-        Q, C = check_outcomes([[quality]], None if cost is None else [[cost]], 1, 1, "update")
-        if not np.isfinite(Q[0, 0]):
-            raise DataError("update() needs a finite quality in [0, 1].")
+        q, c, _ = check_update(quality, cost, propensity, type(self).__name__)
+        Q, C = np.array([[q]]), np.array([[np.nan if c is None else c]])
         self._add(xr, Q, C, [k])
         if getattr(self, "tau_online_", False) and np.isfinite(C[0, 0]):
             self.cost_history_.add(float(C[0, 0]))
@@ -394,14 +403,16 @@ class RidgeRouter(BaseRouter):
         Propensities and logged preferences are validated; the per-model regressions (the
         direct method) do not weight by them.
         """
-        Xc, Q, C, names = check_bandit_log(
-            X, chosen, quality, cost, propensity, models, type(self).__name__
-        )
-        if preferences is not None:
-            prefs = np.asarray(preferences, dtype=np.float64)
-            if prefs.shape != (Xc.shape[0], 3):
-                raise DataError("'preferences' must have shape (n_samples, 3).")
-        return self.fit(Xc, Q, C, models=names)
+        Xc, log = check_bandit_arrays(
+            X, chosen, quality, cost, propensity, models, type(self).__name__,
+            preferences=preferences,
+        )  # fmt: skip
+        n, rows, arms = len(log), np.arange(len(log)), log.arms
+        Q = np.full((n, log.n_models), np.nan)
+        C = np.full((n, log.n_models), np.nan)
+        Q[rows, arms] = log.quality
+        C[rows, arms] = log.cost
+        return self.fit(Xc, Q, C, models=list(log.models))
 
     def initialize(
         self,
@@ -420,8 +431,7 @@ class RidgeRouter(BaseRouter):
         """
         self._validate_params()
         names = check_models(models, type(self).__name__)
-        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
-            raise InvalidParameterError(f"'n_features' must be a positive int, got {n_features!r}.")
+        n_features = check_n_features(n_features, type(self).__name__)
         self._setup(names, n_features, prior_quality, prior_cost)
         self._set_cost_scale(self.cost_heads_.prior)
         # Without a fixed unit or informative cost priors, tau follows the costs seen online.
@@ -462,11 +472,11 @@ class RidgeRouter(BaseRouter):
             return self
         try:
             Xc = self._check_X(X)
-            Q, C = check_outcomes(
+            Q, C, _ = check_outcome_arrays(
                 np.asarray(quality, dtype=np.float64).reshape(-1, 1),
                 None if cost is None else np.asarray(cost, dtype=np.float64).reshape(-1, 1),
-                Xc.shape[0],
-                1,
+                None,
+                (Xc.shape[0], 1),
                 type(self).__name__,
             )
         except Exception:

@@ -177,5 +177,5 @@ def test_invalid_inputs_raise_typed_errors(cls, table):
         router.update(X[0], "nope", 0.5, 0.01)
     with pytest.raises(DataError):
         router.update(X[0], "big", 1.5, 0.01)
-    with pytest.raises(DataError):
+    with pytest.raises(InvalidParameterError):
         cls().initialize(MODELS, 0)

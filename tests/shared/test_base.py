@@ -9,16 +9,20 @@ import pytest
 
 from shared import (
     BaseRouter,
+    CapabilityError,
     DataError,
     DimensionMismatchError,
     InvalidParameterError,
     NotFittedError,
+    PersistenceError,
     Preference,
     RouteScores,
     UnknownModelError,
 )
 from shared._base import calibrate_scale, scalarize
+from shared._registry import router_class, router_classes
 from shared._validation import Interval, Options
+from shared.capabilities import capabilities_of, ensure_ready
 
 
 class TableRouter(BaseRouter):
@@ -154,10 +158,17 @@ def test_parameter_validation_message() -> None:
         TableRouter(mode="eager").fit(["a"], [1.0], 1)
 
 
-def test_unsupported_features_say_so() -> None:
-    """A router without online learning or persistence says so clearly."""
-    with pytest.raises(NotImplementedError, match="cannot learn online"):
-        _router().update(np.zeros(3), "a", 1.0)
+def test_undeclared_capabilities_say_so(tmp_path: Any) -> None:
+    """A router that declares no capability cannot be updated, cold-started or saved."""
+    router = _router()
+    assert capabilities_of(router) == ()
+    assert not hasattr(router, "update")
+    with pytest.raises(CapabilityError, match=r"cannot learn online.*not LearnsOnline"):
+        ensure_ready(router, ["a"], 3, online=True)
+    with pytest.raises(NotFittedError, match="no cold start"):
+        ensure_ready(TableRouter(), ["a"], 3)
+    with pytest.raises(PersistenceError, match="not Persists"):
+        router.save(str(tmp_path))
 
 
 def test_calibrate_scale_quantile() -> None:
@@ -167,10 +178,16 @@ def test_calibrate_scale_quantile() -> None:
     assert calibrate_scale(np.arange(1, 101), 0.95) == pytest.approx(95.05)
 
 
-def test_only_public_routers_are_registered_for_loading() -> None:
-    """Private helper bases never appear in the persistence registry; public routers do."""
-    import shared  # noqa: F401  (importing the routers registers them)
+def test_only_public_routers_are_registered() -> None:
+    """Private helper bases never appear in the registry; public routers, even user-defined
+    ones like this module's, do; the built-in set is the discovered modules' routers."""
     from shared import LinUCBRouter
 
-    assert LinUCBRouter.__name__ in BaseRouter._registry
-    assert not [name for name in BaseRouter._registry if name.startswith("_")]
+    everything = router_classes()
+    assert everything["LinUCBRouter"] is LinUCBRouter
+    assert everything["TableRouter"] is TableRouter
+    assert not [name for name in everything if name.startswith("_")]
+    assert "TableRouter" not in router_classes(builtin=True)
+    assert router_class("LinUCBRouter") is LinUCBRouter
+    with pytest.raises(InvalidParameterError, match="Unknown router class 'Nope'"):
+        router_class("Nope")

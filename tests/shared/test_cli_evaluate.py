@@ -10,7 +10,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from shared import DataError, InvalidParameterError, Preference, write_table
+from shared import (
+    ColdStarts,
+    DataError,
+    FitsTable,
+    InvalidParameterError,
+    LearnsOnline,
+    Preference,
+    write_table,
+)
 from shared._base import BaseRouter, RouteScores
 from shared.cli import evaluate as cli
 from shared.tables import RoutingTable
@@ -18,10 +26,8 @@ from shared.tables import RoutingTable
 MODELS = ("big", "small")
 
 
-class _MeanRouter(BaseRouter):
+class _MeanRouter(FitsTable, ColdStarts, LearnsOnline, BaseRouter):
     """Per-model mean quality/cost (full fit, or online from initialize); uniform exploration."""
-
-    supports_online_update = True
 
     def __init__(self, *, random_state: int | None = 0) -> None:
         self.random_state = random_state

@@ -7,7 +7,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from shared import DataError, InvalidParameterError, Preference
+from shared import (
+    CapabilityError,
+    ColdStarts,
+    DataError,
+    InvalidParameterError,
+    LearnsOnline,
+    NotFittedError,
+    Preference,
+)
 from shared._base import BaseRouter, RouteScores
 from shared.evaluation import bandit_log_from_table, simulate_bandit
 from shared.tables import table_from_arrays
@@ -15,10 +23,8 @@ from shared.tables import table_from_arrays
 MODELS = ["a", "b", "c"]
 
 
-class _MeanBandit(BaseRouter):
+class _MeanBandit(ColdStarts, LearnsOnline, BaseRouter):
     """Per-model running means with uniform exploration; records every update it receives."""
-
-    supports_online_update = True
 
     def __init__(self, *, random_state: int | None = 0) -> None:
         self.random_state = random_state
@@ -111,19 +117,23 @@ def test_partially_observed_rows_only_offer_observed_models() -> None:
 
 
 def test_routers_that_cannot_learn_online_are_rejected() -> None:
-    """A router without update, or unfitted without initialize, raises InvalidParameterError."""
+    """An unfitted router without a cold start raises NotFittedError, one that is not
+    LearnsOnline CapabilityError (an InvalidParameterError)."""
     X, Q, C = _full(5)
 
-    class _NoInit(_MeanBandit):
-        initialize = None  # type: ignore[assignment]
+    class _NoInit(LearnsOnline, BaseRouter):
+        update = _MeanBandit.update
+        _route_scores = _MeanBandit._route_scores
 
-    class _Offline(_MeanBandit):
-        supports_online_update = False
+    class _Offline(ColdStarts, BaseRouter):
+        initialize = _MeanBandit.initialize
+        _route_scores = _MeanBandit._route_scores
 
-    with pytest.raises(InvalidParameterError, match="initialize"):
+    with pytest.raises(NotFittedError, match="no cold start"):
         simulate_bandit(_NoInit(), X, Q, C, MODELS)
-    with pytest.raises(InvalidParameterError, match="online"):
+    with pytest.raises(CapabilityError, match="online"):
         simulate_bandit(_Offline(), X, Q, C, MODELS)
+    assert issubclass(CapabilityError, InvalidParameterError)
     with pytest.raises(DataError):
         simulate_bandit(_MeanBandit(), X, Q[:3], C, MODELS)
 

@@ -12,11 +12,16 @@ import pytest
 
 from shared import (
     BaseRouter,
+    CapabilityError,
+    ColdStarts,
     Decision,
     FeedbackError,
     FeedbackStore,
+    FitsBandit,
     HashingEncoder,
+    LearnsOnline,
     OnlineLearner,
+    Persists,
     Preference,
     RouterHandle,
     RouteScores,
@@ -27,10 +32,8 @@ from shared import (
 MODELS = ("big", "small")
 
 
-class MeanRouter(BaseRouter):
+class MeanRouter(ColdStarts, LearnsOnline, Persists, BaseRouter):
     """Test router: per-model mean rating, learned online; records every update it gets."""
-
-    supports_online_update = True
 
     def __init__(self, *, random_state: int | None = None) -> None:
         self.random_state = random_state
@@ -83,7 +86,7 @@ class MeanRouter(BaseRouter):
         self.count_ = np.array(arrays["count"])
 
 
-class BanditMeanRouter(MeanRouter):
+class BanditMeanRouter(FitsBandit, MeanRouter):
     """MeanRouter that also learns from a whole bandit log at once."""
 
     def fit_bandit(
@@ -180,11 +183,14 @@ def test_learn_rejects_unusable_records(store: FeedbackStore) -> None:
     with pytest.raises(FeedbackError, match="needs a store"):
         learner.rate("d0", 0.5)
 
-    class Offline(MeanRouter):
-        supports_online_update = False
+    class Offline(ColdStarts, BaseRouter):
+        initialize = MeanRouter.initialize
+        _route_scores = MeanRouter._route_scores
 
-    with pytest.raises(FeedbackError, match="cannot learn online"):
+    with pytest.raises(CapabilityError, match="cannot learn online"):
         OnlineLearner(Offline(), ENC).learn(store.rate("d0", 0.5))
+    with pytest.raises(CapabilityError, match="neither with fit_bandit"):
+        OnlineLearner(Offline(), ENC).retrain(store)
 
 
 def test_learn_is_thread_safe(store: FeedbackStore) -> None:

@@ -177,7 +177,7 @@ def test_fit_bandit_uses_logged_preferences(table):
         *args, models=MODELS, preferences=prefs
     )
     assert router.is_fitted
-    with pytest.raises(DimensionMismatchError):
+    with pytest.raises(DataError, match="preferences must have shape"):
         BaRPRouter(n_steps=5).fit_bandit(*args, models=MODELS, preferences=prefs[:, :1])
 
 
@@ -218,7 +218,7 @@ def test_invalid_inputs_raise_typed_errors(fitted, table):
     X, Q, C = table
     with pytest.raises(InvalidParameterError):
         BaRPRouter(head="bilinear").fit(X, Q, C, models=MODELS)
-    with pytest.raises(DimensionMismatchError):
+    with pytest.raises(DataError, match="shape"):
         BaRPRouter().fit(X, Q[:, :2], C, models=MODELS)
     with pytest.raises(DataError):
         BaRPRouter().fit(X, Q * 2, C, models=MODELS)

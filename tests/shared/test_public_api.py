@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
 import shared
+from shared._registry import router_classes
 
 EXPECTED_ALL = sorted(
     [
         "AllCandidatesFailedError",
         "Assignment",
         "BaRPRouter",
+        "BanditLog",
         "BaseRouter",
         "CachedEncoder",
         "CallCostModel",
+        "CapabilityError",
+        "ColdStarts",
+        "ColdStartsFromPriors",
         "ConcatEncoder",
         "DataError",
         "Decision",
@@ -27,20 +33,27 @@ EXPECTED_ALL = sorted(
         "EvaluationReport",
         "FeedbackError",
         "FeedbackStore",
+        "FitsBandit",
+        "FitsLabels",
+        "FitsTable",
         "FixedRouter",
         "HashingEncoder",
         "InfeasibleError",
         "InvalidParameterError",
         "KNNRouter",
+        "LearnsOnline",
         "LinUCBRouter",
         "LinearThompsonRouter",
         "MLPRouter",
         "ModelCard",
         "ModelPool",
         "NotFittedError",
+        "ObjectiveError",
         "OnlineLearner",
+        "Outcomes",
         "ParetoFront",
         "PersistenceError",
+        "Persists",
         "Preference",
         "PreferenceError",
         "PromptEncoder",
@@ -48,6 +61,7 @@ EXPECTED_ALL = sorted(
         "RidgeRouter",
         "RouteScores",
         "RouterError",
+        "RouterHandle",
         "RoutingEngine",
         "RoutingTable",
         "SentenceTransformerEncoder",
@@ -59,6 +73,7 @@ EXPECTED_ALL = sorted(
         "cached_embeddings",
         "cost_at_quality",
         "default_encoder",
+        "ensure_ready",
         "evaluate_routers",
         "exact_front",
         "frontier",
@@ -77,7 +92,18 @@ EXPECTED_ALL = sorted(
 
 def test_all_is_pinned() -> None:
     """Adding or removing a public name is a deliberate change to this list."""
-    assert sorted(set(shared.__all__) - {"BanditLog", "RouterHandle"}) == EXPECTED_ALL
+    assert shared.__all__ == EXPECTED_ALL
+
+
+def test_the_public_api_is_listed_once() -> None:
+    """``__all__`` and the lazy map are both read from the TYPE_CHECKING block of
+    shared/__init__.py: each name resolves to the object of the module that block names."""
+    source = Path(shared.__file__).read_text(encoding="utf-8")
+    block = source[source.index("if TYPE_CHECKING:") :]
+    for name in shared.__all__:
+        assert f" as {name}\n" in block, name
+        module = importlib.import_module(shared._EXPORTS[name], "shared")
+        assert getattr(shared, name) is getattr(module, name)
 
 
 @pytest.mark.parametrize("name", shared.__all__)
@@ -91,10 +117,23 @@ def test_unknown_attribute_raises() -> None:
     """A typo gives AttributeError, not a silent None."""
     with pytest.raises(AttributeError):
         shared.NoSuchThing  # noqa: B018
+    with pytest.raises(AttributeError):
+        importlib.import_module("shared.routers").NoSuchRouter  # noqa: B018
 
 
-def test_routers_package_lists_every_router() -> None:
-    """shared.routers exposes each router class under the same name as shared."""
+def test_every_builtin_router_is_exported_under_its_name() -> None:
+    """The registry's routers of shared.routers are exactly the routers shared exports, and
+    shared.routers resolves each one (found by the registry, listed nowhere else)."""
     routers = importlib.import_module("shared.routers")
-    for name in routers.__all__:
+    in_package = {
+        name
+        for name, cls in router_classes(builtin=True).items()
+        if cls.__module__.startswith("shared.routers.")
+    }
+    exported = {
+        n for n in shared.__all__ if isinstance(getattr(shared, n), type)
+        and issubclass(getattr(shared, n), shared.BaseRouter) and n != "BaseRouter"
+    }  # fmt: skip
+    assert in_package == exported
+    for name in in_package:
         assert getattr(routers, name) is getattr(shared, name)

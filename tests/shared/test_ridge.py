@@ -330,7 +330,7 @@ def test_errors_at_the_boundary() -> None:
         RidgeRouter().fit(X, Q[:, :2], C, models=MODELS)
     with pytest.raises(UnknownModelError):
         router.update(X[0], "zzz", 1.0)
-    with pytest.raises(InvalidParameterError):
+    with pytest.raises(DataError, match="propensity"):
         router.update(X[0], "a", 1.0, propensity=0.0)
     with pytest.raises(InvalidParameterError):
         RidgeRouter().fit(X, Q, C, models=["a", "a", "b"])
