@@ -16,7 +16,11 @@ What it runs, with no network and no API key:
 
 ``--json OUT`` writes the final frontier in the form of a router entry of ``prefroute evaluate``'s
 report, plus ``best_single``; ``--plot OUT.png`` writes the Pareto plot and, beside it, the
-learning curve (``OUT.curve.png``).
+learning curve (``OUT.learning.png``, the naming rule of every command's extra plots).
+
+A real table is read with the same options and policy as every ``prefroute`` command
+(``--on-duplicate``, ``--cache-dir``, the long layout or RouterBench's wide CSV) and shares their
+embedding cache files.
 """
 
 from __future__ import annotations
@@ -33,9 +37,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
+    from shared.cli.tables import LoadedTable
     from shared.encoders import PromptEncoder
     from shared.evaluation import EvaluationReport
-    from shared.tables import RoutingTable
 
 __all__ = ["PrecomputedEncoder", "register", "run_demo"]
 
@@ -89,13 +93,14 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _load_table(args: argparse.Namespace) -> RoutingTable:
-    from shared import make_synthetic_table, read_table
+def _load_table(args: argparse.Namespace) -> LoadedTable:
+    from shared import make_synthetic_table
+    from shared.cli.tables import LoadedTable, load_table
 
-    if args.data is None:
-        return make_synthetic_table(n_prompts=args.n_prompts, seed=args.seed)
-    # Real tables may list a prompt id twice (RouterBench does); the demo keeps the first row.
-    return read_table(args.data, on_duplicate="first")
+    if args.data is not None:
+        return load_table(args.data, args.on_duplicate)
+    table = make_synthetic_table(n_prompts=args.n_prompts, seed=args.seed)
+    return LoadedTable(table, table.prompts, np.arange(table.n_prompts))
 
 
 def _make_encoder(kind: str, synthetic: bool) -> PromptEncoder:
@@ -131,8 +136,14 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
 
-    from shared import FeedbackStore, Preference, cached_embeddings
-    from shared.evaluation import evaluate_routers, plot_learning_curves, plot_pareto
+    from shared import FeedbackStore, Preference
+    from shared.cli.tables import embed_rows, require_splits
+    from shared.evaluation import (
+        evaluate_routers,
+        extra_plot_path,
+        plot_learning_curves,
+        plot_pareto,
+    )
 
     from .callbacks import FeedbackCallbackHandler
     from .chat_models import RouterChatModel
@@ -140,19 +151,22 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
 
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
-    table = _load_table(args).complete()
+    synthetic = args.data is None
+    loaded = _load_table(args)
+    complete = loaded.table.observed.all(axis=1)
+    table = loaded.table.subset(complete)
+    require_splits(table, "train", "test")  # before encoding
     models = list(table.models)
     train, test = table.split("train"), table.split("test")
+    kind = "synthetic table (made on the spot)" if synthetic else "table"
     _log(
-        f"[demo] table {table.name!r}: {train.n_prompts} training and {test.n_prompts} test "
+        f"[demo] {kind} {table.name!r}: {train.n_prompts} training and {test.n_prompts} test "
         f"prompts, {len(models)} models"
     )
 
-    encoder = _make_encoder(args.encoder, synthetic=args.data is None)
-    texts = list(dict.fromkeys(table.prompts))
-    _log(f"[demo] embedding {len(texts)} prompts with {encoder.name} (cached on disk)")
-    vectors = cached_embeddings(texts, encoder, progress=True)
-    fast_encoder = PrecomputedEncoder(encoder, texts, vectors)
+    encoder = _make_encoder(args.encoder, synthetic=synthetic)
+    vectors = embed_rows(loaded, encoder, args.cache_dir)[complete].astype(np.float32)
+    fast_encoder = PrecomputedEncoder(encoder, table.prompts, vectors)
     X_test = fast_encoder.encode(list(test.prompts))
 
     outcomes: dict[str, dict[str, tuple[float, float]]] = {m: {} for m in models}
@@ -180,10 +194,12 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     earned = spent = 0.0
     col = {m: j for j, m in enumerate(models)}
     _log(f"[demo] streaming {len(order)} training prompts through the chain (bandit feedback)")
+    learning = 0.0  # routing, rating and learning only: no loading, encoding or evaluating
     for step, i in enumerate(order, start=1):
         w_cost = float(rng.beta(1.0, 1.0))
         pref = Preference(quality=1.0 - w_cost, cost=w_cost)
         request_id = f"{train.ids[i]}#{step}"
+        tick = time.perf_counter()
         chain.invoke(
             {"prompt": train.prompts[i]},
             config={
@@ -195,6 +211,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         answered = store.get(handler.run_ids(request_id)[-1]).model
         score = float(train.quality[i, col[answered]])
         handler.rate(request_id, score)
+        learning += time.perf_counter() - tick
         earned += score
         spent += float(train.cost[i, col[answered]])
         if step in marks:
@@ -246,13 +263,15 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         },
     )
     elapsed = time.perf_counter() - started
-    _print_summary(report, curve_rows, elapsed, len(store.records(rated_only=True)))
+    label = f"the synthetic table {table.name!r}" if synthetic else table.name
+    _print_summary(report, curve_rows, learning, len(store.records(rated_only=True)), label)
     if args.plot:
         plot_path = Path(args.plot)
         plot_path.parent.mkdir(parents=True, exist_ok=True)
-        plot_pareto(report, plot_path, title=f"prefroute demo on {table.name}")
-        curve_path = plot_path.with_suffix(".curve.png")
-        plot_learning_curves(report, curve_path, title=f"prefroute demo on {table.name}")
+        title = f"prefroute demo on {label}"
+        plot_pareto(report, plot_path, title=title)
+        curve_path = extra_plot_path(plot_path, "learning")
+        plot_learning_curves(report, curve_path, title=title)
         _log(f"[demo] wrote {plot_path} and {curve_path}")
     full = report.to_dict()
     doc = {
@@ -261,6 +280,8 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         "router": full["routers"][ROUTER_LABEL],
         "best_single": full["best_single"],
         "learning_curve": curve_rows,
+        "synthetic": synthetic,
+        "learning_seconds": learning,
         "seconds": elapsed,
     }
     if args.json:
@@ -273,13 +294,18 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _print_summary(
-    report: EvaluationReport, curve: list[dict[str, float]], seconds: float, n_rated: int
+    report: EvaluationReport,
+    curve: list[dict[str, float]],
+    seconds: float,
+    n_rated: int,
+    label: str,
 ) -> None:
     r = report.routers[ROUTER_LABEL]
     best = report.best_single
     print(
-        f"\nprefroute demo: {report.dataset}, {report.n_test} test prompts, {n_rated} ratings "
-        f"learned online in {seconds:.1f} s\n"
+        f"\nprefroute demo on {label}: {report.n_test} test prompts, {n_rated} ratings "
+        f"learned online in {seconds:.1f} s (routing, rating and learning; loading and "
+        "encoding not counted)\n"
     )
     print("learning curve (test set, after each share of the training stream)")
     print(f"  {'share':>6}  {'AIQ':>7}  {'anchored':>8}  {'Q@Cbest':>8}  {'reward so far':>13}")
@@ -327,15 +353,19 @@ def _handle(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``demo`` sub-command to the ``prefroute`` CLI."""
+    from shared.cli.args import int_at_least, output_file, store_url
+    from shared.cli.tables import add_table_options
+
     p = subparsers.add_parser(
         "demo",
         help="offline LangChain demo: route, rate, learn online, compare with single models",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    p.add_argument(
-        "--data",
-        default=None,
-        help="routing table directory (default: a synthetic table made by the demo)",
+    add_table_options(
+        p,
+        required=False,
+        data_help="routing table: a long-layout folder or a RouterBench wide CSV (default: a "
+        "synthetic table made by the demo)",
     )
     p.add_argument(
         "--router",
@@ -351,12 +381,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="prompt encoder (auto: hashing for the synthetic table, MiniLM otherwise)",
     )
     p.add_argument(
-        "--n-prompts", type=int, default=1200, help="size of the synthetic table (default 1200)"
+        "--n-prompts",
+        type=int_at_least(20),
+        default=1200,
+        help="size of the synthetic table (default 1200)",
     )
     p.add_argument(
-        "--store", default="sqlite://", help="feedback store URL (default: in-memory SQLite)"
+        "--store",
+        default="sqlite://",
+        type=store_url(must_exist=False),
+        metavar="URL",
+        help="feedback store URL (default: in-memory SQLite)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--json", default=None, help="write the final frontier as JSON here")
-    p.add_argument("--plot", default=None, help="write the Pareto plot (PNG) here")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the synthetic table, the stream order, the users' preferences and the "
+        "router (default 0)",
+    )
+    p.add_argument(
+        "--json", default=None, type=output_file, help="write the final frontier as JSON here"
+    )
+    p.add_argument(
+        "--plot",
+        default=None,
+        metavar="OUT.png",
+        type=output_file,
+        help="write the Pareto plot (PNG) here, and the learning curve to OUT.learning.png",
+    )
     p.set_defaults(func=_handle)

@@ -144,12 +144,15 @@ class RouteScores:
             ``None`` for a deterministic (greedy) router.
         quality: ``(n, K)`` predicted quality, if the router predicts it.
         cost: ``(n, K)`` predicted USD per call, if the router predicts it.
+        uncertainty: ``(n, K)`` standard deviation of the predicted quality, if the router
+            computed it.
     """
 
     utility: FloatArray
     probabilities: FloatArray | None = None
     quality: FloatArray | None = None
     cost: FloatArray | None = None
+    uncertainty: FloatArray | None = None
 
 
 class BaseRouter(BaseEstimator):
@@ -362,6 +365,9 @@ class BaseRouter(BaseEstimator):
                 quality=None if rs.quality is None else tuple(map(float, rs.quality[i])),
                 cost=None if rs.cost is None else tuple(map(float, rs.cost[i])),
                 probabilities=None if probs is None else tuple(map(float, probs)),
+                uncertainty=(
+                    None if rs.uncertainty is None else tuple(map(float, rs.uncertainty[i]))
+                ),
                 router=type(self).__name__,
                 **kwargs,
             )

@@ -51,6 +51,7 @@ class Decision:
         probabilities: the routing distribution over ``models`` (0 for non-candidates), if stochastic.
         decision_id: unique id, the key ratings refer to.
         router: class name of the router that decided.
+        uncertainty: standard deviation of each predicted quality, if the router computed it.
     """
 
     model: str
@@ -64,6 +65,7 @@ class Decision:
     probabilities: tuple[float, ...] | None = None
     decision_id: str = field(default_factory=new_decision_id)
     router: str = ""
+    uncertainty: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.model not in self.models:
@@ -102,7 +104,135 @@ class Decision:
             probabilities=self.probabilities,
             decision_id=self.decision_id,
             router=self.router,
+            uncertainty=self.uncertainty,
         )
+
+    def candidates(self) -> list[dict[str, Any]]:
+        """One row per candidate, best-ranked first: ``model``, predicted ``quality``, its
+        ``uncertainty`` (standard deviation), predicted ``cost`` (USD per call), ``utility`` (the
+        router's score under the preference), routing ``probability`` and ``chosen``. Values the
+        router does not compute are ``None``.
+
+        Examples:
+            >>> d = Decision(model="small", models=("big", "small"), scores=(0.5, 0.7),
+            ...              propensity=1.0, preference=Preference(quality=0.5, cost=0.5),
+            ...              ranking=("small", "big"), quality=(0.9, 0.8), cost=(0.01, 0.001))
+            >>> [(r["model"], r["chosen"]) for r in d.candidates()]
+            [('small', True), ('big', False)]
+        """
+        rows = []
+        for name in self.ranking:
+            j = self.models.index(name)
+
+            def at(values: tuple[float, ...] | None, k: int = j) -> float | None:
+                return None if values is None else float(values[k])
+
+            rows.append(
+                {
+                    "model": name,
+                    "quality": at(self.quality),
+                    "uncertainty": at(self.uncertainty),
+                    "cost": at(self.cost),
+                    "utility": float(self.scores[j]),
+                    "probability": at(self.probabilities),
+                    "chosen": name == self.model,
+                }
+            )
+        return rows
+
+    def reason(self) -> str:
+        """Why the chosen model won, in one sentence, against the runner-up.
+
+        Examples:
+            >>> d = Decision(model="small", models=("big", "small"), scores=(0.5, 0.7),
+            ...              propensity=1.0, preference=Preference(quality=0.5, cost=0.5),
+            ...              ranking=("small", "big"), quality=(0.9, 0.8), cost=(0.01, 0.001))
+            >>> print(d.reason())
+            small has the highest utility (0.7000 vs 0.5000 for big): big is predicted 0.100 better in quality but costs 10x as much, and the preference puts 50% of its weight on cost.
+        """
+        rows = self.candidates()
+        win = rows[0]
+        if len(rows) == 1:
+            return f"{self.model} was the only candidate."
+        best = max(rows, key=lambda r: r["utility"])
+        sampled = self.probabilities is not None and self.propensity < 1.0 - 1e-9
+        if sampled and best["model"] != self.model:
+            return (
+                f"{self.model} was drawn with probability {self.propensity:.2f} by the router's "
+                f"exploration; the best-scored candidate was {best['model']} "
+                f"(utility {best['utility']:.4f} vs {win['utility']:.4f})."
+            )
+        other = next(r for r in rows if r["model"] != self.model)
+        head = (
+            f"{self.model} has the highest utility ({win['utility']:.4f} vs "
+            f"{other['utility']:.4f} for {other['model']})"
+        )
+        pref = self.preference
+        if win["quality"] is None or win["cost"] is None:
+            return head + "."
+        dq = other["quality"] - win["quality"]
+        if other["cost"] > 0 and win["cost"] > 0:
+            ratio = f"{other['cost'] / win['cost']:.3g}x as much"
+        else:
+            ratio = f"${other['cost']:.3g} instead of ${win['cost']:.3g}"
+        if dq > 0 and other["cost"] > win["cost"]:
+            return (
+                f"{head}: {other['model']} is predicted {dq:.3f} better in quality but costs "
+                f"{ratio}, and the preference puts {pref.cost:.0%} of its weight on cost."
+            )
+        if dq <= 0 and other["cost"] >= win["cost"]:
+            return f"{head}: it is predicted at least as good and no more expensive."
+        if dq <= 0:
+            return (
+                f"{head}: it is predicted {-dq:.3f} better in quality, which is worth the "
+                f"higher cost at {pref.quality:.0%} of the weight on quality."
+            )
+        return f"{head}."
+
+    def explain(self) -> str:
+        """A table of every candidate (predicted quality +- its standard deviation, cost,
+        utility, probability) and :meth:`reason`: what the router saw for this prompt and
+        preference.
+
+        Examples:
+            >>> d = Decision(model="small", models=("big", "small"), scores=(0.5, 0.7),
+            ...              propensity=1.0, preference=Preference(quality=0.5, cost=0.5),
+            ...              ranking=("small", "big"), quality=(0.9, 0.8), cost=(0.01, 0.001))
+            >>> print(d.explain())  # doctest: +NORMALIZE_WHITESPACE
+            routed to small (preference quality 0.50, cost 0.50, latency 0.00; deterministic)
+              model  quality  +- std  cost $    utility  probability
+            * small   0.8000       -  1.000e-03  0.7000            -
+              big     0.9000       -  1.000e-02  0.5000            -
+            small has the highest utility (0.7000 vs 0.5000 for big): big is predicted 0.100 better in quality but costs 10x as much, and the preference puts 50% of its weight on cost.
+        """
+        rows = self.candidates()
+        width = max(5, *(len(r["model"]) for r in rows))
+        pref = self.preference
+        how = (
+            f"sampled with probability {self.propensity:.3f}"
+            if self.probabilities is not None
+            else "deterministic"
+        )
+        by = f"{self.router}, " if self.router else ""
+        lines = [
+            f"routed to {self.model} (preference quality {pref.quality:.2f}, cost {pref.cost:.2f}, "
+            f"latency {pref.latency:.2f}; {by}{how})",
+            f"  {'model':<{width}}  {'quality':>7}  {'+- std':>6}  {'cost $':<9}  {'utility':>7}"
+            f"  {'probability':>11}",
+        ]
+
+        def num(value: float | None, spec: str, size: int) -> str:
+            return f"{'-':>{size}}" if value is None else f"{value:>{size}{spec}}"
+
+        for r in rows:
+            cost = "-" if r["cost"] is None else f"{r['cost']:.3e}"
+            lines.append(
+                f"{'*' if r['chosen'] else ' '} {r['model']:<{width}}  {num(r['quality'], '.4f', 7)}"
+                f"  {num(r['uncertainty'], '.3f', 6)}  {cost:<9}  {num(r['utility'], '.4f', 7)}"
+                f"  {num(r['probability'], '.3f', 11)}"
+            )
+        lines.append(self.reason())
+        return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form, as stamped in ``response_metadata["routing"]``."""
@@ -121,6 +251,7 @@ class Decision:
             "probabilities": per_model(self.probabilities),
             "ranking": list(self.ranking),
             "router": self.router,
+            "uncertainty": per_model(self.uncertainty),
         }
 
     @classmethod
@@ -145,4 +276,5 @@ class Decision:
             probabilities=values("probabilities"),
             decision_id=str(data["decision_id"]),
             router=str(data.get("router", "")),
+            uncertainty=values("uncertainty"),
         )

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..encoders.named import ENCODER_CHOICES
-from ..exceptions import DataError
+from ..exceptions import DataError, InvalidParameterError
+from .args import float_in, int_at_least, names_from, output_file
+from .tables import add_table_options, embed_table, load_table
 
-__all__ = ["register", "run"]
+__all__ = ["FRONT_METHODS", "register", "run", "validate"]
+
+
+FRONT_METHODS = ("exact", "exact_thin", "optllm", "nsga2")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,46 +34,81 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="assign a batch of prompts to models under a budget (OptLLM) and compare fronts",
         description=__doc__,
     )
-    p.add_argument("--data", required=True, help="routing table directory (long layout)")
-    p.add_argument("--train-share", type=float, default=0.01, help="share of prompts to train on")
-    goal = p.add_mutually_exclusive_group()
-    goal.add_argument("--budget", type=float, help="USD for the whole batch: best accuracy")
-    goal.add_argument("--target", type=float, help="expected accuracy to reach at least cost")
-    p.add_argument("--encoder", choices=ENCODER_CHOICES, default="minilm")
-    p.add_argument("--estimator", choices=("random_forest", "logistic"), default="random_forest")
-    p.add_argument("--n-bootstrap", type=int, default=10, help="bootstrap ensemble size")
-    p.add_argument("--alpha", type=float, default=1.0, help="robust score p + alpha * sigma")
-    p.add_argument("--gn", type=int, default=50, help="OptLLM steps per direction")
+    add_table_options(p)
     p.add_argument(
-        "--methods", default="exact,optllm,nsga2", help="comma-separated fronts to compute"
+        "--train-share",
+        type=float_in(0.0, 0.5, low_open=True, high_open=True),
+        default=0.01,
+        help="share of prompts to train on, in (0, 0.5); as many validate (default: 0.01)",
     )
-    p.add_argument("--nsga2-seconds", type=float, default=120.0, help="NSGA-II time cap")
-    p.add_argument("--plot", metavar="OUT.png", help="write a PNG of the fronts")
-    p.add_argument("--json", metavar="OUT", help="write the report as JSON")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=run)
+    goal = p.add_mutually_exclusive_group()
+    goal.add_argument(
+        "--budget",
+        type=float_in(0.0, math.inf, low_open=True),
+        help="USD for the whole batch: best accuracy",
+    )
+    goal.add_argument(
+        "--target", type=float_in(0.0, 1.0), help="expected accuracy to reach at least cost"
+    )
+    p.add_argument("--encoder", choices=ENCODER_CHOICES, default="minilm", help="prompt features")
+    p.add_argument(
+        "--estimator",
+        choices=("random_forest", "logistic"),
+        default="random_forest",
+        help="success predictor",
+    )
+    p.add_argument(
+        "--n-bootstrap", type=int_at_least(1), default=10, help="bootstrap ensemble size"
+    )
+    p.add_argument("--alpha", type=float, default=1.0, help="robust score p + alpha * sigma")
+    p.add_argument("--gn", type=int_at_least(1), default=50, help="OptLLM steps per direction")
+    p.add_argument(
+        "--methods",
+        type=names_from(FRONT_METHODS),
+        default="exact,optllm,nsga2",
+        help=f"comma-separated fronts to compute among {', '.join(FRONT_METHODS)} "
+        "(default: exact,optllm,nsga2)",
+    )
+    p.add_argument(
+        "--nsga2-seconds",
+        type=float_in(0.0, math.inf, low_open=True),
+        default=120.0,
+        help="NSGA-II time cap",
+    )
+    p.add_argument("--plot", metavar="OUT.png", type=output_file, help="write a PNG of the fronts")
+    p.add_argument("--json", metavar="OUT", type=output_file, help="write the report as JSON")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the split, the success predictor and NSGA-II (default: 0)",
+    )
+    p.set_defaults(func=run, validate=validate)
 
 
-def _embed(prompts: tuple[str, ...], encoder_name: str) -> Any:
-    from ..encoders import cached_embeddings
-    from ..encoders.named import named_encoder
-
-    return cached_embeddings(list(prompts), named_encoder(encoder_name), progress=True)
+def validate(args: argparse.Namespace) -> None:
+    """``--budget`` / ``--target`` need the exact front."""
+    methods = args.methods.split(",")
+    if (args.budget is not None or args.target is not None) and "exact" not in methods:
+        raise InvalidParameterError(
+            "--budget and --target pick from the exact front: add exact to --methods."
+        )
 
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``prefroute assign``; returns the exit code."""
     from ..assignment import SuccessPredictor, compare_fronts
-    from ..tables import read_table
 
-    table = read_table(args.data, on_duplicate="first").complete()
+    loaded = load_table(args.data, args.on_duplicate)
+    complete = loaded.table.observed.all(axis=1)
+    table = loaded.table.subset(complete)
     if table.n_prompts < 10:
         raise DataError(
             f"{args.data}: only {table.n_prompts} prompts have every model observed; "
             "at least 10 are needed."
         )
     print(f"{table.name}: {table.n_prompts} prompts x {table.n_models} models", file=sys.stderr)
-    X = _embed(table.prompts, args.encoder)
+    X = embed_table(loaded, args.encoder, args.cache_dir)[complete]
     predictor = SuccessPredictor(
         estimator=args.estimator,
         n_bootstrap=args.n_bootstrap,
@@ -92,13 +132,12 @@ def run(args: argparse.Namespace) -> int:
     report = comparison.to_dict()
     report["table"] = table.name
     if args.plot:
+        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
         comparison.plot(args.plot, f"{table.name}: train share {args.train_share}")
         print(f"plot written to {args.plot}", file=sys.stderr)
     try:
         if args.budget is not None or args.target is not None:
-            front = comparison.fronts.get("exact")
-            if front is None:
-                raise DataError("--budget/--target need the exact front (add it to --methods).")
+            front = comparison.fronts["exact"]
             if args.budget is not None:
                 choice = front.best_under_budget(args.budget)
             else:
@@ -121,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
             print("  " + ", ".join(f"{m}: {k}" for m, k in mix.items()))
     finally:
         if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json).write_text(json.dumps(report, indent=1), encoding="utf-8")
             print(f"JSON written to {args.json}", file=sys.stderr)
     return 0

@@ -4,7 +4,7 @@ Examples:
     >>> import argparse
     >>> parser = argparse.ArgumentParser(prog="prefroute")
     >>> register(parser.add_subparsers(dest="command"))
-    >>> args = parser.parse_args(["evaluate", "--data", "table", "--routers", "ridge,knn"])
+    >>> args = parser.parse_args(["evaluate", "--data", ".", "--routers", "ridge,knn"])
     >>> args.routers, args.encoder, args.feedback
     ('ridge,knn', 'minilm', 'full')
 """
@@ -25,8 +25,10 @@ from .._base import BaseRouter
 from .._registry import router_class, router_short_names
 from ..capabilities import ColdStarts, FitsBandit, FitsLabels, FitsTable, LearnsOnline, require
 from ..encoders.named import ENCODER_CHOICES
-from ..exceptions import DataError, InvalidParameterError
-from ..tables import RoutingTable, read_routerbench_csv, read_table
+from ..exceptions import InvalidParameterError
+from ..tables import RoutingTable
+from .args import int_at_least, output_file, zero_or_at_least
+from .tables import add_table_options, embed_table, load_any_table, load_table, require_splits
 
 __all__ = [
     "PRESETS",
@@ -37,6 +39,7 @@ __all__ = [
     "register",
     "router_names",
     "run",
+    "validate",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -96,26 +99,6 @@ def build_router(name: str, *, seed: int = 0, feedback: str = "full") -> BaseRou
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def load_any_table(path: str, on_duplicate: str = "error") -> RoutingTable:
-    """A long-layout directory (``prompts.jsonl``) or RouterBench wide CSV file/directory."""
-    p = Path(path)
-    if (p / "prompts.jsonl").is_file():
-        return read_table(p, on_duplicate=on_duplicate)  # type: ignore[arg-type]
-    if p.suffix == ".csv" or (p.is_dir() and any(p.glob("*.csv"))):
-        return read_routerbench_csv(p, on_duplicate=on_duplicate)  # type: ignore[arg-type]
-    raise DataError(f"{path} is neither a routing table directory nor a RouterBench CSV.")
-
-
-def _embed(table: RoutingTable, encoder_name: str, cache_dir: str | None) -> FloatArray:
-    from ..encoders import cached_embeddings
-    from ..encoders.named import named_encoder
-
-    encoder = named_encoder(encoder_name)
-    _progress(f"embedding {table.n_prompts} prompts with {encoder.name} (disk-cached)")
-    X = cached_embeddings(list(table.prompts), encoder, cache_dir=cache_dir, progress=True)
-    return np.asarray(X, dtype=np.float64)
 
 
 def expert_labels(t: RoutingTable) -> list[str]:
@@ -207,23 +190,29 @@ def _train_bandit(
     return router, curve, mode
 
 
-def run(args: argparse.Namespace) -> int:
-    """Handler of ``prefroute evaluate``."""
-    from ..evaluation import evaluate_routers, plot_learning_curves, plot_pareto
-
+def validate(args: argparse.Namespace) -> None:
+    """Check what the parser cannot: the router names (``ROUTER_FACTORIES`` included)."""
     names = [n.strip() for n in args.routers.split(",") if n.strip()]
     if not names:
         raise InvalidParameterError("--routers needs at least one router name.")
     for n in names:
         build_router(n)  # raises the helpful unknown-router error before any work
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``prefroute evaluate``."""
+    from ..evaluation import evaluate_routers, extra_plot_path, plot_learning_curves, plot_pareto
+
+    names = [n.strip() for n in args.routers.split(",") if n.strip()]
     t0 = time.perf_counter()
     _progress(f"loading {args.data}")
-    table = load_any_table(args.data, args.on_duplicate)
-    X = _embed(table, args.encoder, args.cache_dir)
+    loaded = load_table(args.data, args.on_duplicate)
+    table = loaded.table
+    require_splits(table, "train", complete=False)  # before encoding every prompt
+    require_splits(table, "test")
+    X = embed_table(loaded, args.encoder, args.cache_dir)
     train_mask = np.array([s == "train" for s in table.splits])
     test_mask = np.array([s == "test" for s in table.splits]) & table.observed.all(axis=1)
-    if not train_mask.any() or not test_mask.any():
-        raise DataError("The table needs train prompts and test prompts with every model observed.")
     train = table.subset(train_mask)
     if args.max_train is not None and args.max_train < train.n_prompts:
         keep = np.random.default_rng(args.seed).permutation(train.n_prompts)[: args.max_train]
@@ -265,14 +254,17 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(report.format_table())
     if args.json:
-        Path(args.json).write_text(report.to_json() + "\n", encoding="utf-8")
-        _progress(f"wrote {args.json}")
+        json_path = Path(args.json)
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(report.to_json() + "\n", encoding="utf-8")
+        _progress(f"wrote {json_path}")
     if args.plot:
-        plot_pareto(report, args.plot)
-        _progress(f"wrote {args.plot}")
+        plot_path = Path(args.plot)
+        plot_path.parent.mkdir(parents=True, exist_ok=True)
+        plot_pareto(report, plot_path)
+        _progress(f"wrote {plot_path}")
         if curves:
-            out = Path(args.plot)
-            curve_path = out.with_name(f"{out.stem}-learning{out.suffix}")
+            curve_path = extra_plot_path(plot_path, "learning")
             plot_learning_curves(report, curve_path)
             _progress(f"wrote {curve_path}")
     return 0
@@ -287,7 +279,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "RouterBench wide CSV), sweep preferences on the test split and report AIQ, anchored "
         "AIQ, Q@Cbest, C@Qbest and gap closed (see docs/evaluation.md).",
     )
-    p.add_argument("--data", required=True, help="routing table directory or RouterBench CSV")
+    add_table_options(p)
     p.add_argument(
         "--routers",
         default="ridge,knn",
@@ -309,27 +301,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="'bandit': train from the chosen model's outcome only, with learning curves, "
         "beside the same router trained on full information",
     )
-    p.add_argument("--json", metavar="OUT", help="write the report as JSON")
+    p.add_argument("--json", metavar="OUT", type=output_file, help="write the report as JSON")
     p.add_argument(
         "--plot",
         metavar="OUT.png",
-        help="write the Pareto plot (and OUT-learning.png in bandit mode)",
+        type=output_file,
+        help="write the Pareto plot (and, in bandit mode, the learning curves to OUT.learning.png)",
     )
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--on-duplicate",
-        choices=("error", "keep", "first", "drop"),
-        default="error",
-        help="policy for prompt ids listed twice in the table (default: error)",
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the bandit simulation, --max-train and the bootstrap (default: 0)",
     )
-    p.add_argument("--max-train", type=int, default=None, help="subsample the train split")
+    p.add_argument(
+        "--max-train",
+        type=int_at_least(1),
+        default=None,
+        metavar="N",
+        help="subsample the train split to N prompts",
+    )
     p.add_argument(
         "--bootstrap",
-        type=int,
+        type=zero_or_at_least(100),
         default=0,
         metavar="N",
         help="compare each router with the single models' hull by a paired bootstrap over the "
         "test prompts with N resamples (>= 100; 0, the default, skips it)",
     )
-    p.add_argument("--cache-dir", default=None, help="embedding cache folder")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, validate=validate)

@@ -9,7 +9,7 @@ Examples:
     >>> from shared.cli import train
     >>> parser = argparse.ArgumentParser(prog="prefroute")
     >>> train.register(parser.add_subparsers())
-    >>> args = parser.parse_args(["train", "--router", "ridge", "--out", "r"])
+    >>> args = parser.parse_args(["train", "--store", "sqlite://", "--router", "ridge", "--out", "r"])
     >>> args.encoder, args.router, args.func is train.run
     ('minilm', 'ridge', True)
 """
@@ -31,8 +31,9 @@ from .._base import BaseRouter
 from ..capabilities import ColdStarts, FitsBandit, LearnsOnline
 from ..exceptions import CapabilityError, InvalidParameterError
 from ..feedback import DEFAULT_URL, FeedbackStore, OnlineLearner
+from .args import existing_path, int_at_least, output_dir, store_url
 
-__all__ = ["register", "run", "trainable"]
+__all__ = ["register", "run", "trainable", "validate"]
 
 
 def trainable(router: BaseRouter) -> bool:
@@ -81,12 +82,11 @@ def _new_router(args: argparse.Namespace) -> BaseRouter:
 
 
 def _encode(encoder: Any, prompts: list[str]) -> NDArray[np.float64]:
-    parts = []
-    for start in range(0, len(prompts), _BATCH):
-        parts.append(np.asarray(encoder.encode(prompts[start : start + _BATCH]), np.float64))
-        done = min(start + _BATCH, len(prompts))
-        _say(f"encoded {done}/{len(prompts)} prompts ({100 * done // len(prompts)}%)")
-    return np.vstack(parts)
+    from ..encoders.disk import encode_in_chunks
+
+    _say(f"encoding {len(prompts)} prompts with {encoder.name}")
+    X = encode_in_chunks(prompts, encoder, chunk_size=_BATCH, desc="[train] encoding")
+    return np.asarray(X, dtype=np.float64)
 
 
 def _write_sidecar(out: Path, doc: dict[str, Any], mode: int | None) -> None:
@@ -106,6 +106,14 @@ def _file_mode(text: str) -> int:
     if not 0 <= mode <= 0o777:
         raise argparse.ArgumentTypeError(f"mode must be within 000-777, got {text!r}")
     return mode
+
+
+def validate(args: argparse.Namespace) -> None:
+    """One of ``--router`` / ``--from``, and a router that can learn from a bandit log."""
+    if args.router is None and args.from_dir is None:
+        raise InvalidParameterError("prefroute train needs --router NAME or --from DIR.")
+    if args.from_dir is None:
+        _new_router(args)  # an unknown or untrainable --router fails here, before any work
 
 
 def run(args: argparse.Namespace) -> int:
@@ -159,7 +167,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "save it (atomically) to a directory that running applications can reload.",
     )
     parser.add_argument(
-        "--store", default=DEFAULT_URL, help=f"feedback store URL (default: {DEFAULT_URL})"
+        "--store",
+        default=DEFAULT_URL,
+        type=store_url(must_exist=True),
+        metavar="URL",
+        help=f"feedback store URL, e.g. sqlite:///feedback.sqlite3 (default: {DEFAULT_URL})",
     )
     parser.add_argument(
         "--router",
@@ -170,6 +182,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--from",
         dest="from_dir",
         metavar="DIR",
+        type=existing_path,
         help="retrain the class and parameters of this saved router instead of --router",
     )
     parser.add_argument(
@@ -179,10 +192,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="prompt encoder; must match the application's (default: minilm)",
     )
     parser.add_argument(
-        "--n-features", type=int, default=384, help="width of the hashing encoder (default: 384)"
+        "--n-features",
+        type=int_at_least(1),
+        default=384,
+        help="width of the hashing encoder (default: 384)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", required=True, help="directory to save the trained router to")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the router's own randomness (default: 0)"
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=output_dir,
+        metavar="DIR",
+        help="folder to save the trained router to (created if missing)",
+    )
     parser.add_argument(
         "--file-mode",
         type=_file_mode,
@@ -191,4 +215,4 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="permissions of the files written, e.g. 640 for group-readable "
         "(default: 666 minus the umask)",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, validate=validate)

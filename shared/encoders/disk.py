@@ -17,20 +17,28 @@ from numpy.typing import NDArray
 from ..exceptions import InvalidParameterError
 from .base import PromptEncoder, check_texts
 
-__all__ = ["cache_key", "cached_embeddings", "default_cache_dir"]
+__all__ = ["cache_key", "cached_embeddings", "default_cache_dir", "encode_in_chunks"]
 
 logger = logging.getLogger("prefroute.encoders")
 
 
-def default_cache_dir() -> Path:
-    """``$PREFROUTE_CACHE_DIR/embeddings``, or ``~/.cache/prefroute/embeddings`` when unset.
+def default_cache_dir(root: str | os.PathLike[str] | None = None) -> Path:
+    """The embeddings folder of a prefroute cache: ``<root>/embeddings``.
+
+    ``root`` defaults to ``$PREFROUTE_CACHE_DIR``, else ``~/.cache/prefroute``; the command line's
+    ``--cache-dir`` is the same level as ``PREFROUTE_CACHE_DIR`` (one layout).
 
     Examples:
         >>> default_cache_dir().name
         'embeddings'
+        >>> default_cache_dir("/tmp/c").as_posix()
+        '/tmp/c/embeddings'
     """
-    root = os.environ.get("PREFROUTE_CACHE_DIR")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "prefroute"
+    env = os.environ.get("PREFROUTE_CACHE_DIR")
+    if root is None:
+        base = Path(env).expanduser() if env else Path.home() / ".cache" / "prefroute"
+    else:
+        base = Path(root).expanduser()
     return base / "embeddings"
 
 
@@ -83,13 +91,52 @@ def _save(path: Path, arr: NDArray[np.float32]) -> None:
         logger.warning("could not write embedding cache %s (%s); continuing without it", path, err)
 
 
+def encode_in_chunks(
+    texts: Sequence[str],
+    encoder: PromptEncoder,
+    *,
+    progress: bool = True,
+    chunk_size: int = 128,
+    desc: str = "encoding",
+) -> NDArray[np.float32]:
+    """``encoder.encode`` over chunks of ``chunk_size`` texts, with a progress bar on stderr
+    (prompts done, rate and time left, from ``tqdm``) when ``progress`` and there is more than one
+    chunk.
+
+    Examples:
+        >>> from shared import HashingEncoder
+        >>> encode_in_chunks(["a", "b", "c"], HashingEncoder(n_features=8), chunk_size=2).shape
+        (3, 8)
+    """
+    from tqdm.auto import tqdm
+
+    n = len(texts)
+    if n == 0:
+        return np.asarray(encoder.encode([]), dtype=np.float32)
+    chunks: list[NDArray[np.float32]] = []
+    with tqdm(
+        total=n,
+        desc=desc,
+        unit=" prompts",
+        file=sys.stderr,
+        disable=not progress or n <= chunk_size,
+        mininterval=1.0,
+        dynamic_ncols=True,
+    ) as bar:
+        for start in range(0, n, chunk_size):
+            chunk = texts[start : start + chunk_size]
+            chunks.append(np.asarray(encoder.encode(chunk), dtype=np.float32))
+            bar.update(len(chunk))
+    return np.ascontiguousarray(np.concatenate(chunks, axis=0), dtype=np.float32)
+
+
 def cached_embeddings(
     texts: Sequence[str],
     encoder: PromptEncoder,
     *,
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
-    chunk_size: int = 512,
+    chunk_size: int = 128,
 ) -> NDArray[np.float32]:
     """Encode ``texts`` once per machine: later calls load the matrix from disk.
 
@@ -103,15 +150,16 @@ def cached_embeddings(
     A :class:`~shared.ConcatEncoder` is cached part by part (each under its own name) and
     combined, so its MiniLM block reuses the MiniLM cache.
 
-    Texts are encoded in chunks of ``chunk_size``; with ``progress`` and more than one chunk, a
-    line such as ``encoding 1024/3178 prompts (32%)`` goes to stderr after each chunk.
+    With ``progress``, one line on stderr says whether the cache had the matrix (``cache hit``)
+    or not (``cache miss``, then a progress bar with rate and time left while encoding, in chunks of
+    ``chunk_size`` texts; see :func:`encode_in_chunks`).
 
     Args:
         texts: the prompts.
         encoder: any :class:`~shared.PromptEncoder`.
         cache_dir: folder of the cache files; default :func:`default_cache_dir`
             (``$PREFROUTE_CACHE_DIR/embeddings`` or ``~/.cache/prefroute/embeddings``).
-        progress: print progress lines to stderr for inputs longer than one chunk.
+        progress: say cache hit or miss on stderr, and show a progress bar while encoding.
         chunk_size: texts per call to ``encoder.encode``.
 
     Returns:
@@ -152,17 +200,14 @@ def cached_embeddings(
     safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder.name)[:80]
     path = folder / f"{safe_name}-{cache_key(docs, encoder.name)[:40]}.npy"
     cached = _load(path, len(docs))
+    what = f"embeddings of {len(docs)} prompts ({encoder.name})"
     if cached is not None:
         logger.debug("loaded %d embeddings from %s", len(docs), path)
+        if progress:
+            print(f"{what}: cache hit, {path}", file=sys.stderr, flush=True)
         return cached
-    chunks: list[NDArray[np.float32]] = []
-    n = len(docs)
-    for start in range(0, n, chunk_size):
-        chunk = docs[start : start + chunk_size]
-        chunks.append(np.asarray(encoder.encode(chunk), dtype=np.float32))
-        done = start + len(chunk)
-        if progress and n > chunk_size:
-            print(f"encoding {done}/{n} prompts ({100 * done // n}%)", file=sys.stderr, flush=True)
-    arr = np.ascontiguousarray(np.concatenate(chunks, axis=0), dtype=np.float32)
+    if progress:
+        print(f"{what}: cache miss, encoding (saved to {path})", file=sys.stderr, flush=True)
+    arr = encode_in_chunks(docs, encoder, progress=progress, chunk_size=chunk_size)
     _save(path, arr)
     return arr

@@ -33,7 +33,7 @@ from .metrics import (
     random_point,
     single_model_points,
 )
-from .plots import plot_learning_curves, plot_pareto
+from .plots import extra_plot_path, frontier_curve, plot_learning_curves, plot_pareto
 from .report import EvaluationReport, RouterResult, evaluate_routers, router_aiq
 from .simulate import (
     BanditSimulation,
@@ -71,7 +71,9 @@ __all__ = [
     "default_lambdas",
     "default_preference_sampler",
     "evaluate_routers",
+    "extra_plot_path",
     "frontier",
+    "frontier_curve",
     "gap_closed",
     "oracle_point",
     "paired_bootstrap",

@@ -510,6 +510,21 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
         q_raw, c, _ = self._predict(self._check_X(X, allow_1d=True))
         return np.clip(q_raw, 0.0, 1.0), c
 
+    def quality_std(self, X: ArrayLike) -> FloatArray:
+        """Standard deviation of each predicted quality, ``(n_samples, n_models)``: the noise
+        level of each head times the width of its posterior at the prompt (what exploration
+        adds, per unit of ``exploration_weight``).
+
+        Examples:
+            >>> import numpy as np
+            >>> r = RidgeRouter(alpha=1.0).fit(np.eye(3), np.eye(3)[:, :2], np.ones((3, 2)),
+            ...                               models=["a", "b"])
+            >>> r.quality_std(np.eye(3)[:1]).shape
+            (1, 2)
+        """
+        Xt = design(self._check_X(X, allow_1d=True), self.fit_intercept)
+        return np.asarray(self.quality_heads_.sigma() * self.quality_heads_.widths(Xt))
+
     def _route_scores(self, X: FloatArray, preference: Preference, explore: bool) -> RouteScores:
         mask = np.ones(len(self.models_), dtype=bool)
         return self._call_scores(X, preference, explore, mask, None)
@@ -528,12 +543,11 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
         utility = scalarize(preference, q, c, self.cost_scale_)
         if not explore or self.exploration == "none" or self.exploration_weight == 0:
             return RouteScores(utility=utility, quality=q, cost=c)
-        spread = (
-            self.exploration_weight * self.quality_heads_.sigma() * self.quality_heads_.widths(Xt)
-        )
+        std = self.quality_heads_.sigma() * self.quality_heads_.widths(Xt)
+        spread = self.exploration_weight * std
         if self.exploration == "ucb":
             bonus = utility + preference.quality * spread
-            return RouteScores(utility=bonus, quality=q, cost=c)
+            return RouteScores(utility=bonus, quality=q, cost=c, uncertainty=std)
         allowed = np.broadcast_to(mask, q.shape)
         if self.exploration == "safe":
             best = np.where(allowed, utility, -np.inf).max(axis=1, keepdims=True)
@@ -548,7 +562,7 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
         draws = scalarize(preference, q_raw + spread * z, c, self.cost_scale_)
         best_draw = np.where(allowed, draws, -np.inf).argmax(axis=2)
         probs = np.stack([(best_draw == k).mean(axis=0) for k in range(q.shape[1])], axis=1)
-        return RouteScores(utility=utility, probabilities=probs, quality=q, cost=c)
+        return RouteScores(utility=utility, probabilities=probs, quality=q, cost=c, uncertainty=std)
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -19,12 +20,19 @@ from ..exceptions import DataError
 from ..pool import ModelPool
 from ._table import SPLITS, RoutingTable
 
-__all__ = ["DuplicatePolicy", "read_table", "write_table"]
+__all__ = ["DuplicatePolicy", "duplicate_rows", "python_spelling", "read_table", "write_table"]
 
-DuplicatePolicy = Literal["error", "keep", "first", "drop"]
-_DUPLICATE_POLICIES = ("error", "keep", "first", "drop")
+DuplicatePolicy = Literal["error", "keep", "first", "drop", "merge"]
+_DUPLICATE_POLICIES = ("error", "keep", "first", "drop", "merge")
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+logger = logging.getLogger(__name__)
+
+
+def python_spelling(policy: str) -> str:
+    """How a duplicate policy is written in Python: ``on_duplicate='keep'``."""
+    return f"on_duplicate={policy!r}"
 
 
 def _check_duplicate_policy(on_duplicate: str) -> None:
@@ -34,18 +42,64 @@ def _check_duplicate_policy(on_duplicate: str) -> None:
         )
 
 
-def _duplicate_rows(ids: Sequence[str], on_duplicate: str, source: str) -> list[int]:
-    """Indices of the rows kept under the duplicate-id policy."""
+def duplicate_rows(
+    ids: Sequence[str],
+    on_duplicate: str,
+    source: str,
+    *,
+    rows: Sequence[Hashable] | None = None,
+    spell: Callable[[str], str] = python_spelling,
+) -> list[int]:
+    """Indices of the rows kept under the duplicate-id policy.
+
+    ``rows`` (one hashable per row: its prompt, task and split) lets ``"merge"`` tell identical
+    repeats (merged into the first, with a logged warning) from conflicting ones (an error);
+    ``spell`` writes a policy name the way the caller's user types it (``--on-duplicate keep`` on
+    the command line).
+
+    Examples:
+        >>> duplicate_rows(["a", "b", "a"], "first", "t")
+        [0, 1]
+        >>> duplicate_rows(["a", "a", "a"], "merge", "t", rows=["x", "x", "y"])
+        [0, 2]
+    """
     seen: dict[str, int] = {}
     for i in ids:
         seen[i] = seen.get(i, 0) + 1
     dupes = [i for i, count in seen.items() if count > 1]
     if not dupes:
         return list(range(len(ids)))
+    others = ", ".join(spell(p) for p in ("merge", "keep", "first", "drop") if p != on_duplicate)
+    if on_duplicate == "merge":
+        keys = list(rows) if rows is not None else [None] * len(ids)
+        texts: dict[str, set[Hashable]] = {}
+        for i, key in zip(ids, keys):
+            texts.setdefault(i, set()).add(key[0] if isinstance(key, tuple) else key)
+        conflicting = [i for i in dupes if len(texts[i]) > 1]
+        if conflicting:
+            raise DataError(
+                f"{source}: {len(conflicting)} prompt id(s) are listed twice with different "
+                f"prompts, e.g. {conflicting[:3]}; choose {others}."
+            )
+        first_of: dict[tuple[str, Hashable], int] = {}
+        for r, (i, key) in enumerate(zip(ids, keys)):
+            first_of.setdefault((i, key), r)
+        kept = sorted(first_of.values())
+        if len(kept) < len(ids):
+            logger.warning(
+                "%s: merged %d repeated row(s) of %d prompt id(s) listed twice with identical "
+                "content (%s keeps every row)",
+                source,
+                len(ids) - len(kept),
+                len(dupes),
+                spell("keep"),
+            )
+        return kept
     if on_duplicate == "error":
         raise DataError(
-            f"{source}: {len(dupes)} duplicate prompt id(s), e.g. {dupes[:3]}. Pass "
-            "on_duplicate='keep' (rows kept, sharing their outcomes), 'first' or 'drop'."
+            f"{source}: {len(dupes)} duplicate prompt id(s), e.g. {dupes[:3]}. Choose "
+            f"{spell('merge')} (identical repeats merged), {spell('keep')} (rows kept, sharing "
+            f"their outcomes), {spell('first')} or {spell('drop')}."
         )
     if on_duplicate == "keep":
         return list(range(len(ids)))
@@ -127,7 +181,9 @@ def read_table(
         name: label of the table (default: the directory name).
         on_duplicate: what to do with prompt ids listed more than once: ``"error"`` (default),
             ``"keep"`` (every row kept; the id's outcomes fill each of its rows), ``"first"`` (keep
-            the first row) or ``"drop"`` (drop every row of a duplicated id).
+            the first row), ``"drop"`` (drop every row of a duplicated id) or ``"merge"`` (rows
+            repeating an id with the same prompt, task and split are merged into the first, with
+            a logged warning; the same id with a different prompt is an error).
 
     Raises:
         DataError: missing file or column, NaN/negative/out-of-range value, duplicate
@@ -137,7 +193,12 @@ def read_table(
     root = Path(path)
     prompts = _read_prompts(root / "prompts.jsonl")
     listed = {p["id"] for p in prompts}
-    keep = _duplicate_rows([p["id"] for p in prompts], on_duplicate, str(root / "prompts.jsonl"))
+    keep = duplicate_rows(
+        [p["id"] for p in prompts],
+        on_duplicate,
+        str(root / "prompts.jsonl"),
+        rows=[(p["prompt"], p["task"], p["split"]) for p in prompts],
+    )
     prompts = [prompts[r] for r in keep]
     rows_of: dict[str, list[int]] = {}
     for r, p in enumerate(prompts):

@@ -13,7 +13,7 @@ import numpy as np
 from ..exceptions import DataError
 from ..pool import ModelPool
 from ._table import SPLITS, RoutingTable
-from .longform import DuplicatePolicy, _check_duplicate_policy, _duplicate_rows, _parse_value
+from .longform import DuplicatePolicy, _check_duplicate_policy, _parse_value, duplicate_rows
 
 __all__ = ["parse_prompt_list", "read_routerbench_csv"]
 
@@ -142,7 +142,9 @@ def read_routerbench_csv(
                 prompt = _join_turns(parse_prompt_list(row[i_p]))
                 recs.append((row[i_id], prompt, row[i_t], file_split, qs, cs))
     assert models is not None
-    keep = _duplicate_rows([r[0] for r in recs], on_duplicate, str(root))
+    keep = duplicate_rows(
+        [r[0] for r in recs], on_duplicate, str(root), rows=[(r[1], r[2], r[3]) for r in recs]
+    )
     recs = [recs[i] for i in keep]
     return RoutingTable(
         ids=tuple(r[0] for r in recs),

@@ -60,4 +60,4 @@ def test_demo_command_writes_report(tmp_path: Path, capsys: pytest.CaptureFixtur
     )
     assert "95% interval" in printed
     assert out_png.stat().st_size > 0
-    assert out_png.with_suffix(".curve.png").stat().st_size > 0
+    assert out_png.with_name(f"{out_png.stem}.learning.png").stat().st_size > 0

@@ -95,15 +95,17 @@ def test_assign_budget_prints_choice(
 def test_assign_infeasible_target_and_budget(
     table_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An impossible budget or target exits 1 with the feasible range in the message."""
+    """An impossible budget exits 1 with the feasible range; a target above 1 is a usage error."""
     assert main(_args(table_dir, "--budget", "0.00001")) == 1
     err = capsys.readouterr().err
     assert "error" in err and "feasible budgets" in err
-    assert main(_args(table_dir, "--target", "1.5")) == 1
-    assert "reachable accuracies span" in capsys.readouterr().err
+    assert main(_args(table_dir, "--target", "1.5")) == 2
+    assert "--target: must be in [0, 1]" in capsys.readouterr().err
 
 
 def test_assign_missing_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A directory without a table exits 1 with a data error."""
-    assert main(["assign", "--data", str(tmp_path / "nope"), "--encoder", "hashing"]) == 1
-    assert "error" in capsys.readouterr().err
+    """A folder that is not a table exits 1 with a data error; a missing path is a usage error."""
+    assert main(["assign", "--data", str(tmp_path), "--encoder", "hashing"]) == 1
+    assert "neither a routing table folder" in capsys.readouterr().err
+    assert main(["assign", "--data", str(tmp_path / "nope"), "--encoder", "hashing"]) == 2
+    assert "no such file or folder" in capsys.readouterr().err

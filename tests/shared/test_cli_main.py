@@ -17,13 +17,13 @@ def test_every_documented_command_is_registered() -> None:
     """evaluate, assign, train (core) and demo (LangChain plug-in) are available."""
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    assert {"evaluate", "assign", "train", "demo"} <= set(sub.choices)  # type: ignore[arg-type]
+    assert {"evaluate", "assign", "train", "route", "explain", "demo"} <= set(sub.choices)  # type: ignore[arg-type]
 
 
 def test_router_errors_become_messages(
     tmp_path: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A RouterError is reported on stderr with exit code 1, not a traceback."""
-    code = main(["evaluate", "--data", "/nonexistent/table"])
+    code = main(["evaluate", "--data", str(tmp_path)])
     assert code == 1
     assert "prefroute evaluate: error:" in capsys.readouterr().err

@@ -65,7 +65,7 @@ def test_train_ridge_end_to_end(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "records used  40" in captured.out and "RidgeRouter" in captured.out
-    assert "encoded 40/40 prompts (100%)" in captured.err
+    assert "encoding 40 prompts with hashing:64" in captured.err
     router = load_router(out)
     assert list(router.models_) == list(MODELS) and router.n_features_in_ == 64
     sidecar = json.loads((out / "training.json").read_text(encoding="utf-8"))
@@ -93,16 +93,17 @@ def test_train_from_saved_router_and_handle_reload(
 
 
 def test_train_errors_exit_nonzero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """An empty store and a missing router choice are reported, with exit code 1."""
+    """An empty store fails with exit code 1; a missing router choice is a usage error (2)."""
     url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    FeedbackStore(url).close()
     out = str(tmp_path / "r")
     assert (
         main(["train", "--store", url, "--router", "ridge", "--encoder", "hashing", "--out", out])
         == 1
     )
     assert "no rated decision" in capsys.readouterr().err
-    assert main(["train", "--store", url, "--encoder", "hashing", "--out", out]) == 1
-    assert "--router or --from" in capsys.readouterr().err
+    assert main(["train", "--store", url, "--encoder", "hashing", "--out", out]) == 2
+    assert "--router NAME or --from DIR" in capsys.readouterr().err
     assert not (tmp_path / "r" / "manifest.json").exists()
 
 
@@ -134,3 +135,32 @@ def test_train_hides_the_store_password_and_sets_the_file_mode(
     assert json.loads(text)["store"].startswith("postgresql+psycopg://app:***@db.example/prod")
     files = [p for p in out.rglob("*") if p.is_file()]
     assert len(files) == 4 and {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o640}
+
+
+def test_route_explains_a_trained_router(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """prefroute route reads the encoder from training.json and prints each candidate's predicted
+    quality, uncertainty, cost and utility, and why the winner won; --json gives the same."""
+    out = tmp_path / "router"
+    argv = ["train", "--store", store_url, "--router", "ridge", "--encoder", "hashing"]
+    assert main([*argv, "--n-features", "64", "--out", str(out)]) == 0
+    capsys.readouterr()
+    prompt = "solve equation 3 integral"
+    assert main(["route", "--router", str(out), "--prompt", prompt]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[0].startswith("routed to big (preference quality 1.00, cost 0.00")
+    assert lines[1].split() == ["model", "quality", "+-", "std", "cost", "$", "utility",
+                                "probability"]  # fmt: skip
+    assert lines[2].startswith("* big") and lines[3].startswith("  small")
+    assert lines[4].startswith("big has the highest utility")
+    assert main(["explain", "--router", str(out), "--prompt", prompt, "--json",
+                 "--preference", "cost=1"]) == 0  # fmt: skip
+    doc = json.loads(capsys.readouterr().out)
+    rows = {r["model"]: r for r in doc["candidates"]}
+    assert doc["model"] == "small" and rows["small"]["chosen"]
+    assert all(r["uncertainty"] is not None and r["uncertainty"] >= 0 for r in rows.values())
+    assert rows["big"]["cost"] > rows["small"]["cost"]
+    assert main(["route", "--router", str(out), "--prompt", prompt, "--encoder", "minilm"]) == 1
+    assert "trained with encoder hashing:64" in capsys.readouterr().err

@@ -378,18 +378,20 @@ def test_cache_key_depends_on_texts_order_and_encoder() -> None:
 def test_cached_embeddings_progress_and_chunks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Long inputs are encoded in chunks with a progress line per chunk on stderr."""
+    """A miss says so and encodes in chunks with a progress bar (count, rate); a hit says so."""
     inner = CountingEncoder()
     texts = [f"text {i}" for i in range(10)]
     X = cached_embeddings(texts, inner, cache_dir=tmp_path, chunk_size=4)
     assert [len(b) for b in inner.batches] == [4, 4, 2]
-    err = capsys.readouterr().err.splitlines()
-    assert err == [
-        "encoding 4/10 prompts (40%)",
-        "encoding 8/10 prompts (80%)",
-        "encoding 10/10 prompts (100%)",
-    ]
+    err = capsys.readouterr().err
+    assert err.startswith(f"embeddings of 10 prompts ({inner.name}): cache miss, encoding")
+    assert "10/10" in err and "prompts/s" in err
     np.testing.assert_array_equal(X, inner.inner.encode(texts))
+    again = cached_embeddings(texts, inner, cache_dir=tmp_path, chunk_size=4)
+    np.testing.assert_array_equal(again, X)
+    assert [len(b) for b in inner.batches] == [4, 4, 2]  # nothing re-encoded
+    err = capsys.readouterr().err
+    assert err.startswith("embeddings of 10 prompts") and ": cache hit, " in err
     cached_embeddings([*texts, "new"], inner, cache_dir=tmp_path, chunk_size=4, progress=False)
     assert capsys.readouterr().err == ""
 
