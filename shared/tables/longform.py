@@ -60,7 +60,8 @@ def duplicate_rows(
     Examples:
         >>> duplicate_rows(["a", "b", "a"], "first", "t")
         [0, 1]
-        >>> duplicate_rows(["a", "a", "a"], "merge", "t", rows=["x", "x", "y"])
+        >>> duplicate_rows(["a", "a", "a"], "merge", "t",
+        ...                rows=[("x", "train"), ("x", "train"), ("x", "test")])
         [0, 2]
     """
     seen: dict[str, int] = {}
