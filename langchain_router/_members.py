@@ -8,7 +8,11 @@
 * :func:`generate` / :func:`member_chunks` and their async forms: call a member's protected
   methods inside the router's own LLM run (one run per call, usage reported once); a member that
   cannot stream answers as one final chunk.
-* :func:`answered` / :func:`stamp`: the ``response_metadata["routing"]`` of an answer.
+* :func:`finish_result` / :func:`stamp_chunk` / :class:`UsageTracker`: the
+  ``response_metadata["routing"]`` of an answer (the core's layout), the tracing identity of the
+  member that answered, and estimated usage when a member reports none.
+
+The fallback loop itself is the core's :class:`shared.serving.Attempts`.
 """
 
 from __future__ import annotations
@@ -26,33 +30,37 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Tool
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableBinding
 
-from shared.decision import Decision
-from shared.pool import ModelCard
+from shared import ModelCard
+from shared.serving import Attempts, estimate_usage
 
 logger = logging.getLogger("langchain_router")
 
 __all__ = [
     "DECISION_KEY",
+    "GATEWAY_KEY",
     "ROUTER_ONLY_KEYS",
     "TOOL_KWARGS_KEY",
+    "UsageTracker",
     "agenerate",
-    "answered",
     "default_card",
+    "finish_result",
     "generate",
     "intersect_profiles",
     "member_achunks",
     "member_chunks",
     "member_kwargs",
     "message_to_chunk",
-    "note_failure",
-    "stamp",
     "stamp_chunk",
     "sticky_member",
     "streams_natively",
 ]
 
-#: Call kwarg carrying the decision (``Decision.to_dict()`` + extras) from ``invoke`` to ``_generate``.
+#: Call kwarg carrying the :class:`shared.serving.Route` (the ``Decision`` object) from ``invoke``
+#: to ``_generate``/``_stream`` and, in the invocation params, to the feedback handler.
 DECISION_KEY = "router_decision"
+#: ``generation_info`` key whose ``{"model", "provider"}`` langchain-core (>= 1.8) promotes to the
+#: run's ``ls_model_name``/``ls_provider``: the member that answered names the run.
+GATEWAY_KEY = "lc_gateway_metadata"
 #: Call kwarg carrying the extra keyword arguments given to ``bind_tools``.
 TOOL_KWARGS_KEY = "bind_tools_kwargs"
 #: Kwargs meant for the router, never forwarded to a member.
@@ -106,6 +114,18 @@ def streams_natively(member: BaseChatModel, *, async_api: bool, tools: bool) -> 
 @lru_cache(maxsize=256)
 def _accepts_run_manager(method: Callable[..., Any]) -> bool:
     return "run_manager" in inspect.signature(method).parameters
+
+
+@lru_cache(maxsize=256)
+def _accepts_stream_usage(method: Callable[..., Any]) -> bool:
+    return "stream_usage" in inspect.signature(method).parameters
+
+
+def _with_stream_usage(member: BaseChatModel, name: str, call: dict[str, Any]) -> dict[str, Any]:
+    """Ask a member that supports it (``ChatOpenAI``...) for the usage of its stream."""
+    if "stream_usage" not in call and _accepts_stream_usage(getattr(type(member), name)):
+        return {**call, "stream_usage": True}
+    return call
 
 
 def accepts_run_manager(member: BaseChatModel, name: str) -> bool:
@@ -214,6 +234,7 @@ def member_chunks(
 ) -> Iterator[ChatGenerationChunk]:
     """The member's stream, or its whole answer as one final chunk if it cannot stream."""
     if streams_natively(member, async_api=False, tools=bool(call.get("tools"))):
+        call = _with_stream_usage(member, "_stream", call)
         return member._stream(messages, stop=stop, run_manager=run_manager, **call)
     result = generate(member, messages, stop, run_manager, call)
     return iter([message_to_chunk(result.generations[0])])
@@ -228,6 +249,7 @@ async def member_achunks(
 ) -> AsyncIterator[ChatGenerationChunk]:
     """Async :func:`member_chunks`."""
     if streams_natively(member, async_api=True, tools=bool(call.get("tools"))):
+        call = _with_stream_usage(member, "_astream", call)
         async for chunk in member._astream(messages, stop=stop, run_manager=run_manager, **call):
             yield chunk
         return
@@ -235,42 +257,72 @@ async def member_achunks(
     yield message_to_chunk(result.generations[0])
 
 
-def answered(
-    routing: Mapping[str, Any], model: str, failures: Sequence[tuple[str, Exception]]
-) -> dict[str, Any]:
-    """The routing metadata of an answer by ``model`` after ``failures`` (``model`` first)."""
-    decision = Decision.from_dict(routing)
-    if model != decision.model:
-        decision = decision.with_model(model)
-    return {
-        **decision.to_dict(),
-        "sticky": bool(routing.get("sticky", False)),
-        "fallbacks": [
-            {"model": name, "error": f"{type(err).__name__}: {err}"} for name, err in failures
-        ],
-    }
-
-
-def note_failure(model: str, err: Exception, failures: list[tuple[str, Exception]]) -> None:
-    """Remember that ``model`` failed, and log it."""
-    failures.append((model, err))
-    logger.warning(
-        "member %r failed (%s: %s); trying the next candidate", model, type(err).__name__, err
-    )
-
-
-def stamp(result: ChatResult, routing: dict[str, Any]) -> ChatResult:
-    """Add ``response_metadata["routing"]`` to each generation, keeping the member's metadata."""
+def finish_result(
+    result: ChatResult, attempts: Attempts, identity: Mapping[str, str], prompt: str | None
+) -> ChatResult:
+    """Stamp an answer: routing metadata, the answering member's tracing identity, and usage
+    estimated from the text when the member reported none (marked ``usage_estimated``)."""
+    routing = attempts.routing()
     for generation in result.generations:
-        _stamp_message(generation.message, routing)
+        message = generation.message
+        if isinstance(message, AIMessage) and message.usage_metadata is None:
+            n_in, n_out = estimate_usage(prompt or "", message.text)
+            message.usage_metadata = {
+                "input_tokens": n_in,
+                "output_tokens": n_out,
+                "total_tokens": n_in + n_out,
+            }
+            routing = {**routing, "usage_estimated": True}
+        _stamp_message(message, routing)
+        generation.generation_info = {
+            **(generation.generation_info or {}),
+            GATEWAY_KEY: dict(identity),
+        }
     return result
 
 
-def stamp_chunk(chunk: ChatGenerationChunk, routing: dict[str, Any]) -> ChatGenerationChunk:
-    """:func:`stamp` for the first streamed chunk (the routing is sent once, with it)."""
+def stamp_chunk(
+    chunk: ChatGenerationChunk, routing: dict[str, Any], identity: Mapping[str, str]
+) -> ChatGenerationChunk:
+    """Stamp the first streamed chunk (the routing and identity are sent once, with it)."""
     _stamp_message(chunk.message, routing)
+    chunk.generation_info = {**(chunk.generation_info or {}), GATEWAY_KEY: dict(identity)}
     return chunk
 
 
 def _stamp_message(message: BaseMessage, routing: dict[str, Any]) -> None:
     message.response_metadata = {**message.response_metadata, "routing": routing}
+
+
+class UsageTracker:
+    """Watches a routed stream; estimates its usage when no chunk reported any."""
+
+    def __init__(self, prompt: str | None) -> None:
+        self.prompt = prompt or ""
+        self.reported = False
+        self._text: list[str] = []
+
+    def see(self, chunk: ChatGenerationChunk) -> ChatGenerationChunk:
+        """Note the chunk's text and usage, and hand it on."""
+        message = chunk.message
+        if isinstance(message, AIMessageChunk) and message.usage_metadata is not None:
+            self.reported = True
+        self._text.append(chunk.text)
+        return chunk
+
+    def estimate_chunk(self) -> ChatGenerationChunk | None:
+        """A final chunk with estimated usage (``routing.usage_estimated``), if none was reported."""
+        if self.reported:
+            return None
+        n_in, n_out = estimate_usage(self.prompt, "".join(self._text))
+        message = AIMessageChunk(
+            content="",
+            usage_metadata={
+                "input_tokens": n_in,
+                "output_tokens": n_out,
+                "total_tokens": n_in + n_out,
+            },
+            response_metadata={"routing": {"usage_estimated": True}},
+            chunk_position="last",
+        )
+        return ChatGenerationChunk(message=message)

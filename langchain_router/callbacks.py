@@ -1,12 +1,16 @@
 """``FeedbackCallbackHandler``: record every routed call, turn ratings into learning.
 
-Attach the handler to the router (``RouterChatModel(..., callbacks=[handler])``) or to a call
+Attach the handler to the router (``router.with_feedback(store)``, or
+``RouterChatModel(..., callbacks=[FeedbackCallbackHandler(store)])``: a handler created without a
+router binds to the router it is given to, or else to the first routed call it sees) or to a call
 (``config={"callbacks": [handler]}``). For each call a ``RouterChatModel`` answers, it stores in a
-:class:`shared.FeedbackStore`:
+:class:`shared.FeedbackStore` (through the core's :class:`shared.serving.FeedbackRecorder`, the
+record path both adapters share):
 
 * the decision (``response_metadata["routing"]``: chosen model, scores, propensity, preference),
   keyed by the LLM run id (a UUID string, as LangSmith shows it) and the decision id;
-* the outcome: the member that answered, token usage, cost from the model card
+* the outcome: the member that answered, token usage (estimated, and marked
+  ``metadata["usage_estimated"]``, when the member reported none), cost from the model card
   (``card.cost(input_tokens, output_tokens)``), latency, or the error when every member failed;
 * the prompt text the router encoded (needed to learn from a rating), and metadata: the user's
   ``metadata["request_id"]``, the root run id of the trace and the parent run id.
@@ -17,7 +21,8 @@ root or parent run id of the call (a whole chain or agent run; every routed call
 rated).
 Run and decision ids resolve through the store in any process; request and root ids resolve in
 the process that recorded the calls. A rating is stored, then (``learn=True``) fed to the
-engine's online learner, so the next decisions use it.
+engine's online learner, so the next decisions use it; each decision is learned from once,
+however often its rating is re-sent.
 """
 
 from __future__ import annotations
@@ -26,24 +31,22 @@ import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
-from shared.decision import Decision
-from shared.encoders.text import messages_to_text
-from shared.engine import RoutingEngine
-from shared.exceptions import InvalidParameterError
+from shared import RoutingEngine, messages_to_text
+from shared.serving import BoundedMap, FeedbackRecorder, Outcome, RecorderViews, Route
 
 from ._members import DECISION_KEY
 
 if TYPE_CHECKING:
     from shared.feedback import DecisionRecord, FeedbackStore
+    from shared.serving import RecordLearner
 
     from .chat_models import RouterChatModel
 
@@ -55,17 +58,11 @@ _ROUTER_TYPE = "prefroute-router"
 _MESSAGE_ID_PREFIX = "lc_run--"
 
 
-class RecordLearner(Protocol):
-    """Anything that learns from one rated record (e.g. ``shared.OnlineLearner``)."""
-
-    def learn(self, record: DecisionRecord) -> Any: ...
-
-
 @dataclass
 class _Started:
     started: float
     prompt: str
-    routing: Mapping[str, Any] | None
+    route: Route | None
     metadata: dict[str, Any]
 
 
@@ -86,14 +83,15 @@ def _field(item: Any, name: str) -> Any:
     return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
 
 
-class FeedbackCallbackHandler(BaseCallbackHandler):
+class FeedbackCallbackHandler(RecorderViews, BaseCallbackHandler):
     """Stores routed calls in a feedback store and learns from their ratings.
 
     Args:
         store: where decisions, outcomes and ratings go; default: an in-memory SQLite store.
         router: the ``RouterChatModel`` (or its ``RoutingEngine``) whose calls are recorded:
-            its cards price the calls and its engine learns from ratings. Without it, costs
-            are not computed and ratings are only stored.
+            its cards price the calls and its engine learns from ratings. Without it, the
+            handler binds to the router it is given to (``RouterChatModel(callbacks=[...])``)
+            or to the engine of the first routed call it sees.
         learn: learn online from each rating (each decision is learned from once).
         learner: learns from rated records instead of the engine (e.g. ``shared.OnlineLearner``).
         max_tracked: how many request / root / parent run ids are remembered for :meth:`rate`,
@@ -103,11 +101,12 @@ class FeedbackCallbackHandler(BaseCallbackHandler):
         >>> from shared import HashingEncoder
         >>> from langchain_router import FeedbackCallbackHandler, RouterChatModel
         >>> from langchain_router.testing import FakeToolChatModel
+        >>> handler = FeedbackCallbackHandler()
         >>> router = RouterChatModel(models={"a": FakeToolChatModel(model_name="a")},
-        ...                          encoder=HashingEncoder(n_features=16))
-        >>> handler = FeedbackCallbackHandler(router=router)
-        >>> msg = router.invoke("hi", config={"callbacks": [handler],
-        ...                                   "metadata": {"request_id": "req-1"}})
+        ...                          encoder=HashingEncoder(n_features=16), callbacks=[handler])
+        >>> handler.engine is router.routing_engine
+        True
+        >>> msg = router.invoke("hi", config={"metadata": {"request_id": "req-1"}})
         >>> [r.score for r in handler.rate("req-1", 0.9)]
         [0.9]
         >>> handler.rate(msg.id, 1.0)[0].model
@@ -126,40 +125,44 @@ class FeedbackCallbackHandler(BaseCallbackHandler):
         learner: RecordLearner | None = None,
         max_tracked: int = 100_000,
     ) -> None:
-        if store is None:
-            from shared.feedback import FeedbackStore
-
-            store = FeedbackStore("sqlite://")
-        self.store = store
-        self.engine: RoutingEngine | None = (
-            router if isinstance(router, RoutingEngine) or router is None else router.routing_engine
+        self.recorder = FeedbackRecorder(
+            store, engine=None, learn=learn, learner=learner, max_tracked=max_tracked
         )
-        self.learn = learn
-        self.learner = learner
+        if router is not None:
+            self.bind(router)
         self.max_tracked = max_tracked
         self._lock = threading.RLock()
         self._started: dict[uuid.UUID, _Started] = {}
-        self._parents: dict[uuid.UUID, uuid.UUID | None] = {}
-        self._aliases: OrderedDict[str, list[str]] = OrderedDict()
-        self._learned: OrderedDict[str, None] = OrderedDict()
-        self._cannot_learn = False
+        self._parents: BoundedMap[uuid.UUID, uuid.UUID | None] = BoundedMap(max_tracked)
+
+    # ------------------------------------------------------------------ binding
+    def bind(self, router: RouterChatModel | RoutingEngine) -> bool:
+        """Price calls and learn with ``router``'s engine, unless bound already.
+
+        Returns:
+            Whether the handler is bound to that engine (now or before).
+        """
+        engine = router if isinstance(router, RoutingEngine) else router.routing_engine
+        return self.recorder.bind(engine)
+
+    @property
+    def learner(self) -> RecordLearner | None:
+        """The learner used instead of the engine, if any."""
+        return self.recorder.learner
 
     # ------------------------------------------------------------------ run tree
     def _track_parent(self, run_id: uuid.UUID, parent_run_id: uuid.UUID | None) -> None:
-        with self._lock:
-            self._parents[run_id] = parent_run_id
+        self._parents[run_id] = parent_run_id
 
     def _forget(self, run_id: uuid.UUID) -> None:
-        with self._lock:
-            self._parents.pop(run_id, None)
+        self._parents.pop(run_id)
 
     def _root_of(self, run_id: uuid.UUID | None) -> uuid.UUID | None:
-        with self._lock:
-            root = None
-            seen = 0
-            while run_id is not None and seen < 1000:
-                root, run_id, seen = run_id, self._parents.get(run_id), seen + 1
-            return root
+        root = None
+        seen = 0
+        while run_id is not None and seen < 1000:
+            root, run_id, seen = run_id, self._parents.get(run_id), seen + 1
+        return root
 
     def on_chain_start(
         self,
@@ -216,12 +219,15 @@ class FeedbackCallbackHandler(BaseCallbackHandler):
         if parent_run_id is not None:
             meta["parent_run_id"] = str(parent_run_id)
             meta["root_run_id"] = str(self._root_of(parent_run_id))
-        started = _Started(
-            started=time.perf_counter(),
-            prompt=messages_to_text(messages[0]) if messages and messages[0] else "",
-            routing=params.get(DECISION_KEY),
-            metadata=meta,
-        )
+        route = params.get(DECISION_KEY)
+        if not isinstance(route, Route):
+            route = None
+        elif route.engine is not None:
+            self.recorder.bind(route.engine)  # a handler given without a router
+        prompt = route.prompt if route is not None and route.prompt is not None else None
+        if prompt is None:
+            prompt = messages_to_text(messages[0]) if messages and messages[0] else ""
+        started = _Started(started=time.perf_counter(), prompt=prompt, route=route, metadata=meta)
         with self._lock:
             self._started[run_id] = started
 
@@ -232,79 +238,63 @@ class FeedbackCallbackHandler(BaseCallbackHandler):
             return
         message = getattr(response.generations[0][0], "message", None)
         routing = None if message is None else message.response_metadata.get("routing")
-        if not isinstance(routing, Mapping):
+        if not isinstance(routing, Mapping) or started.route is None:
             return
         usage = getattr(message, "usage_metadata", None) or {}
-        n_in, n_out = usage.get("input_tokens"), usage.get("output_tokens")
         answered = str(routing["model"])
-        cost = None
-        if self.engine is not None and n_in is not None and n_out is not None:
-            cost = self.engine.estimate_cost(answered, int(n_in), int(n_out))
-        meta = {
-            **started.metadata,
-            "sticky": bool(routing.get("sticky", False)),
-            "fallbacks": list(routing.get("fallbacks") or []),
-        }
-        self._record(
-            run_id,
-            routing,
-            started,
-            meta,
+        decision = started.route.decision
+        if answered != decision.model:
+            decision = decision.with_model(answered)
+        outcome = Outcome(
             model=answered,
-            input_tokens=n_in,
-            output_tokens=n_out,
-            cost_usd=cost,
+            input_tokens=usage.get("input_tokens"),
+            output_tokens=usage.get("output_tokens"),
+            usage_estimated=bool(routing.get("usage_estimated", False)),
             latency_s=time.perf_counter() - started.started,
+            fallbacks=list(routing.get("fallbacks") or []),
         )
+        self._record(run_id, decision, started, outcome)
 
     def on_llm_error(self, error: BaseException, *, run_id: uuid.UUID, **kwargs: Any) -> None:
         with self._lock:
             started = self._started.pop(run_id, None)
-        if started is None or not isinstance(started.routing, Mapping):
+        if started is None or started.route is None:
             return
-        self._record(
-            run_id,
-            started.routing,
-            started,
-            started.metadata,
+        outcome = Outcome(
             error=f"{type(error).__name__}: {error}",
             latency_s=time.perf_counter() - started.started,
         )
+        self._record(run_id, started.route.decision, started, outcome)
 
     def _record(
-        self,
-        run_id: uuid.UUID,
-        routing: Mapping[str, Any],
-        started: _Started,
-        metadata: Mapping[str, Any],
-        **outcome: Any,
+        self, run_id: uuid.UUID, decision: Any, started: _Started, outcome: Outcome
     ) -> None:
-        decision = Decision.from_dict(routing)
-        failed = routing.get("fallbacks") or []
-        if failed:  # store the router's choice; the outcome names the member that answered
-            decision = decision.with_model(str(failed[0]["model"]))
-        key = str(run_id)
-        self.store.record_decision(decision, run_id=key, prompt=started.prompt, metadata=metadata)
-        self.store.record_outcome(key, **{k: v for k, v in outcome.items() if v is not None})
-        with self._lock:
-            for alias_key in ("request_id", "root_run_id", "parent_run_id"):
-                alias = metadata.get(alias_key)
-                if alias is not None:
-                    runs = self._aliases.setdefault(str(alias), [])
-                    if key not in runs:
-                        runs.append(key)
-                    self._aliases.move_to_end(str(alias))
-            while len(self._aliases) > self.max_tracked:
-                self._aliases.popitem(last=False)
+        route = started.route
+        meta = {**started.metadata, "sticky": bool(route is not None and route.sticky)}
+        if outcome.model is not None or outcome.error is None:
+            meta["fallbacks"] = [dict(f) for f in outcome.fallbacks]
+        aliases = [
+            started.metadata[k]
+            for k in ("request_id", "root_run_id", "parent_run_id")
+            if started.metadata.get(k) is not None
+        ]
+        record = self.recorder.record(
+            decision,
+            run_id=str(run_id),
+            prompt=started.prompt,
+            metadata=meta,
+            outcome=outcome,
+        )
+        for alias in aliases:
+            self.recorder.alias(alias, record.run_id or record.decision_id)
 
     # ------------------------------------------------------------------ ratings
     def run_ids(self, key: object) -> list[str]:
         """The recorded LLM run ids (or the store key) that ``key`` refers to."""
         text = str(key)
-        with self._lock:
-            runs = list(self._aliases.get(text, ()))
-        if runs:
-            return runs
+        keys = self.recorder.keys(text)
+        if keys != [text]:
+            return keys
         return [_run_id_of_message_id(text) or text]
 
     def rate(
@@ -333,13 +323,9 @@ class FeedbackCallbackHandler(BaseCallbackHandler):
             shared.UnknownDecisionError: nothing was recorded under ``key``.
             shared.FeedbackError: invalid score, source or comment (nothing is written).
         """
-        records = [
-            self.store.rate(run, score, source=source, comment=comment) for run in self.run_ids(key)
-        ]
-        if self.learn if learn is None else learn:
-            for record in records:
-                self._learn(record)
-        return records
+        return self.recorder.rate(
+            self.run_ids(key), score, source=source, comment=comment, learn=learn
+        )
 
     def import_langsmith_feedback(
         self,
@@ -373,36 +359,9 @@ class FeedbackCallbackHandler(BaseCallbackHandler):
                 except KeyError:
                     continue
                 if record.is_rated:
-                    self._learn(record)
+                    self.recorder.learn_once(record)
         return stored
-
-    def _learn(self, record: DecisionRecord) -> None:
-        if record.prompt is None or record.score is None:
-            return
-        if self.learner is None and (self.engine is None or self._cannot_learn):
-            return
-        with self._lock:  # claim the decision first: concurrent ratings learn once
-            if record.decision_id in self._learned:
-                return
-            self._learned[record.decision_id] = None
-            while len(self._learned) > self.max_tracked:
-                self._learned.popitem(last=False)
-        try:
-            if self.learner is not None:
-                self.learner.learn(record)
-            elif self.engine is not None:
-                self.engine.learn_record(record)
-        except InvalidParameterError as err:
-            with self._lock:
-                self._learned.pop(record.decision_id, None)
-                self._cannot_learn = self.learner is None
-            logger.warning("ratings are stored but not learned online: %s", err)
-        except BaseException:
-            with self._lock:
-                self._learned.pop(record.decision_id, None)
-            raise
 
     def learned(self) -> Sequence[str]:
         """Decision ids learned from so far (each decision is learned from once)."""
-        with self._lock:
-            return sorted(self._learned)
+        return self.recorder.learned()

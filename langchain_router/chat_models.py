@@ -11,15 +11,24 @@ wires it into LangChain's ``BaseChatModel`` contract:
   ``stream_events(version="v3")``);
 * the member's protected ``_generate``/``_agenerate``/``_stream``/``_astream`` run inside the
   router's own LLM run: one run per call, usage reported once;
-* a member that raises before producing output (before the first streamed chunk) is replaced by
-  the next candidate of ``Decision.ranking``; the failures are listed in the routing metadata.
+* the fallback loop, the routing metadata, the default-preference rule and the engine's
+  construction are the core's (:mod:`shared.serving`), shared with the LlamaIndex adapter: a member
+  that raises a provider error (HTTP status, timeout, connection, rate limit, malformed response,
+  empty stream) before producing output is replaced by the next candidate of
+  ``Decision.ranking``; a programming error (``TypeError``...) is re-raised at once;
+* the :class:`shared.serving.Route` (the ``Decision`` object, sticky flag, engine) travels in the
+  call kwargs from the entry point to ``_generate``/``_stream`` and to the feedback handler;
+* the answering member names the run for tracing: ``ls_model_name``/``ls_provider`` of the
+  member, and after a fallback the answer's gateway metadata (``lc_gateway_metadata``, which
+  langchain-core >= 1.8 promotes to the run's metadata) names the member that answered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.callbacks import (
@@ -36,28 +45,31 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langchain_core.tools import BaseTool
-from pydantic import Field, PrivateAttr
+from pydantic import PrivateAttr
 
-from shared._base import BaseRouter
-from shared.encoders.text import messages_to_text
-from shared.engine import RoutingEngine, estimate_tokens
-from shared.exceptions import AllCandidatesFailedError, InvalidParameterError, UnknownModelError
-from shared.pool import ModelCard, ModelPool
-from shared.preference import Preference
+from shared import (
+    BaseRouter,
+    InvalidParameterError,
+    Preference,
+    RoutingEngine,
+    UnknownModelError,
+    estimate_tokens,
+    messages_to_text,
+)
+from shared.serving import Attempts, Route, build_engine, warn_member_retries
 
 from ._members import (
     DECISION_KEY,
     TOOL_KWARGS_KEY,
+    UsageTracker,
     agenerate,
-    answered,
     default_card,
+    finish_result,
     generate,
     intersect_profiles,
     member_achunks,
     member_chunks,
     member_kwargs,
-    note_failure,
-    stamp,
     stamp_chunk,
     sticky_member,
 )
@@ -74,26 +86,36 @@ class RouterChatModel(BaseChatModel):
     """Chat model that sends each call to the pool member that best fits its preference.
 
     Setup:
-        ``pip install prefroute``; members are any LangChain chat models.
+        ``pip install prefroute``; members are any LangChain chat models. Build provider
+        members with ``max_retries=0``: the router owns retries (its fallback to the next
+        candidate is the retry), and warns about members that retry by themselves.
 
-    Key init args:
+    Key init args (the same words as LlamaIndex's ``RouterLLM``):
         models: ``{key: chat model}``, the pool.
-        cards: ``{key: ModelCard}`` prices and capabilities; members without one get a
-            zero-price card whose capabilities are read from the member.
+        pool: the model cards (prices, capabilities): a ``ModelPool``, a sequence of cards or
+            ``{key: ModelCard}``; members without one get a zero-price card whose capabilities
+            are read from the member. (``cards=`` is the deprecated spelling.)
+        engine: a ready ``RoutingEngine`` over the same member keys; it cannot be combined with
+            ``pool``, ``router``, ``encoder``, ``prior_quality`` or ``explore``.
         router: a fitted core router (``RidgeRouter``, ``BaRPRouter``...) or ``None`` for the
             engine's cold start (priors from card prices and ``prior_quality``).
         encoder: prompt encoder (default: cached all-MiniLM-L6-v2).
-        default_preference: preference used when a call gives none.
+        default_preference: preference used when a call gives none (default: the engine's
+            ``default_preference``).
+        sticky: keep a conversation or tool loop on the member of the previous turn.
+        fallback: on a provider error before any output, try the next candidate.
 
     Preference per call (first found wins): ``invoke(..., preference=...)`` or
     ``.bind(preference=...)``; ``config["configurable"]["router_preference"]`` (or
-    ``["preference"]``); ``default_preference``. Values: a ``Preference``, a cost weight in
-    [0, 1], a mapping with ``quality``/``cost``/``latency`` keys, or ``"quality"``,
-    ``"balanced"``, ``"cost"``.
+    ``["preference"]``); ``default_preference``; the engine's ``default_preference``. Values: a
+    ``Preference``, a cost weight in [0, 1], a mapping with ``quality``/``cost``/``latency``
+    keys, or ``"quality"``, ``"balanced"``, ``"cost"``.
 
     Response metadata: the member's own ``response_metadata`` and ``usage_metadata``, plus
     ``response_metadata["routing"]`` = ``Decision.to_dict()`` with ``"fallbacks"`` (members
-    that failed first, ``[{"model", "error"}]``) and ``"sticky"``.
+    that failed first, ``[{"model", "error"}]``) and ``"sticky"``; ``"usage_estimated": True``
+    when the member reported no usage and the router estimated it. Streams ask members that
+    support it for their usage (``stream_usage=True``).
 
     Examples:
         >>> from shared import HashingEncoder, ModelCard
@@ -102,8 +124,8 @@ class RouterChatModel(BaseChatModel):
         >>> router = RouterChatModel(
         ...     models={"big": FakeToolChatModel(model_name="big"),
         ...             "small": FakeToolChatModel(model_name="small")},
-        ...     cards={"big": ModelCard("big", input_usd_per_1m=10, output_usd_per_1m=30),
-        ...            "small": ModelCard("small", input_usd_per_1m=0.1, output_usd_per_1m=0.4)},
+        ...     pool={"big": ModelCard("big", input_usd_per_1m=10, output_usd_per_1m=30),
+        ...           "small": ModelCard("small", input_usd_per_1m=0.1, output_usd_per_1m=0.4)},
         ...     encoder=HashingEncoder(n_features=32), explore=False)
         >>> router.invoke("What is 2 + 2?", preference="quality").response_metadata["model_name"]
         'big'
@@ -114,16 +136,17 @@ class RouterChatModel(BaseChatModel):
 
     models: dict[str, BaseChatModel]
     """The pool: member key -> chat model."""
-    cards: dict[str, ModelCard] | None = None
-    """Model cards by member key; missing members get zero-price cards."""
+    pool: Any = None
+    """Model cards (a ``ModelPool``, a sequence or ``{key: ModelCard}``); missing members get
+    zero-price cards."""
     router: BaseRouter | None = None
     """Core router; ``None`` starts the engine's cold-start router."""
     encoder: Any = None
     """A ``shared.PromptEncoder``; ``None`` uses ``shared.default_encoder()`` (loaded lazily)."""
     engine: RoutingEngine | None = None
-    """A ready ``RoutingEngine`` over the same member keys; replaces cards/router/encoder."""
-    default_preference: Preference = Field(default_factory=Preference)
-    """Preference of calls that give none (any accepted form; stored as a ``Preference``)."""
+    """A ready ``RoutingEngine`` over the same member keys; replaces pool/router/encoder."""
+    default_preference: Preference | None = None
+    """Preference of calls that give none; ``None``: the engine's ``default_preference``."""
     prior_quality: dict[str, float] | None = None
     """Cold-start prior quality in [0, 1] per member key."""
     explore: bool = True
@@ -131,7 +154,7 @@ class RouterChatModel(BaseChatModel):
     sticky: bool = True
     """Keep a conversation or tool loop on the member that answered the previous turn."""
     fallback: bool = True
-    """On a member error before any output, try the next candidate of the ranking."""
+    """On a member's provider error before any output, try the next candidate of the ranking."""
     streaming: bool = False
     """Use the streaming path for ``invoke`` too (as other chat models)."""
     model_name: str = "prefroute-router"
@@ -150,41 +173,85 @@ class RouterChatModel(BaseChatModel):
                     f"Pool member {key!r} must be a BaseChatModel under a string key, "
                     f"got {type(member).__name__}."
                 )
-        if "default_preference" in kwargs:
+        if "cards" in kwargs:
+            warnings.warn(
+                "RouterChatModel(cards=...) is deprecated; pass the cards as pool=.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            cards = kwargs.pop("cards")
+            if kwargs.get("pool") is None:
+                kwargs["pool"] = cards
+        if kwargs.get("default_preference") is not None:
             kwargs["default_preference"] = coerce_preference(kwargs["default_preference"])
+        explore_given = "explore" in kwargs
         super().__init__(**kwargs)
-        self._engine = self._build_engine()
+        self._engine = build_engine(
+            list(self.models),
+            engine=self.engine,
+            pool=self.pool,
+            default_card=lambda key: default_card(key, self.models[key]),
+            default_preference=self.default_preference,
+            router=self.router,
+            encoder=self.encoder,
+            prior_quality=self.prior_quality,
+            explore=self.explore if explore_given else None,
+        )
         self._aliases = {key: key for key in self.models}
         for key, member in self.models.items():
             for attr in ("model_name", "model"):
                 name = getattr(member, attr, None)
                 if isinstance(name, str) and name:
                     self._aliases.setdefault(name, key)
+        warn_member_retries(self.models)
+        self._bind_handlers()
 
-    def _build_engine(self) -> RoutingEngine:
-        keys = list(self.models)
-        if self.engine is not None:
-            if set(self.engine.pool.names) != set(keys):
-                raise InvalidParameterError(
-                    f"The engine's pool {list(self.engine.pool.names)} must name exactly the "
-                    f"members {keys}."
-                )
-            return self.engine
-        cards = dict(self.cards or {})
-        for key, card in cards.items():
-            if key not in self.models:
-                raise UnknownModelError(key, keys)
-            if card.name != key:
-                raise InvalidParameterError(f"cards[{key!r}] is named {card.name!r}.")
-        pool = ModelPool(cards.get(k) or default_card(k, m) for k, m in self.models.items())
-        return RoutingEngine(
-            pool,
-            router=self.router,
-            encoder=self.encoder,
-            default_preference=self.default_preference,
-            prior_quality=self.prior_quality,
-            explore=self.explore,
-        )
+    def _bind_handlers(self) -> None:
+        """Bind the feedback handlers given in ``callbacks=`` that have no router yet."""
+        from .callbacks import FeedbackCallbackHandler
+
+        handlers = self.callbacks if isinstance(self.callbacks, list) else []
+        for handler in handlers:
+            if isinstance(handler, FeedbackCallbackHandler):
+                handler.bind(self)
+
+    def with_feedback(self, store: Any = None, **options: Any) -> RouterChatModel:
+        """A copy of this router that records its calls and learns from their ratings.
+
+        The copy shares the pool and engine; its :attr:`feedback` handler (a
+        :class:`~langchain_router.FeedbackCallbackHandler` over ``store``, default an in-memory
+        SQLite store; ``options`` are the handler's) is attached to every call.
+
+        Examples:
+            >>> from shared import HashingEncoder
+            >>> from langchain_router import RouterChatModel
+            >>> from langchain_router.testing import FakeToolChatModel
+            >>> router = RouterChatModel(models={"a": FakeToolChatModel(model_name="a")},
+            ...                          encoder=HashingEncoder(n_features=16)).with_feedback()
+            >>> msg = router.invoke("hi")
+            >>> router.feedback.rate(msg.id, 1.0)[0].model
+            'a'
+        """
+        from .callbacks import FeedbackCallbackHandler
+
+        handler = FeedbackCallbackHandler(store, router=self, **options)
+        current = self.callbacks if isinstance(self.callbacks, list) else []
+        if self.callbacks is not None and not isinstance(self.callbacks, list):
+            raise InvalidParameterError(
+                "with_feedback() needs callbacks= to be a list of handlers (or None)."
+            )
+        return self.model_copy(update={"callbacks": [*current, handler]})
+
+    @property
+    def feedback(self) -> Any:
+        """The first ``FeedbackCallbackHandler`` in ``callbacks`` (see :meth:`with_feedback`)."""
+        from .callbacks import FeedbackCallbackHandler
+
+        handlers = self.callbacks if isinstance(self.callbacks, list) else []
+        for handler in handlers:
+            if isinstance(handler, FeedbackCallbackHandler):
+                return handler
+        return None
 
     # ------------------------------------------------------------------ description
     @property
@@ -198,10 +265,11 @@ class RouterChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
+        default = self.default_preference or self._engine.default_preference
         return {
             "model_name": self.model_name,
             "models": list(self.models),
-            "default_preference": self.default_preference.as_dict(),
+            "default_preference": default.as_dict(),
         }
 
     def member_key(self, name: str) -> str | None:
@@ -253,11 +321,11 @@ class RouterChatModel(BaseChatModel):
     def _decide(
         self,
         messages: list[BaseMessage],
-        preference: Preference,
+        preference: Preference | None,
         kwargs: Mapping[str, Any],
         *,
         structured: bool = False,
-    ) -> dict[str, Any]:
+    ) -> Route:
         text = messages_to_text(messages)
         # the whole conversation counts against context windows, not just the encoded part
         tokens = estimate_tokens("\n".join(m.text for m in messages))
@@ -281,7 +349,7 @@ class RouterChatModel(BaseChatModel):
                 decision, sticky = self._engine.route_sticky(
                     text, previous, preference, fallback=self.fallback, **needs
                 )
-        return {**decision.to_dict(), "sticky": sticky, "fallbacks": []}
+        return Route(decision, sticky=sticky, engine=self._engine, prompt=text)
 
     def _route_call(
         self, input: LanguageModelInput, config: RunnableConfig | None, kwargs: dict[str, Any]
@@ -294,33 +362,27 @@ class RouterChatModel(BaseChatModel):
         structured = bool(
             kwargs.get("ls_structured_output_format") or kwargs.get("structured_output_format")
         )
-        routing = self._decide(messages, preference, kwargs, structured=structured)
-        kwargs[DECISION_KEY] = routing
-        kwargs["model"] = routing["model"]
+        route = self._decide(messages, preference, kwargs, structured=structured)
+        kwargs[DECISION_KEY] = route
+        kwargs["model"] = route.decision.model
         return kwargs
 
-    def _routing_of(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The decision passed by the entry points, or a new one (``generate()``, v3 events)."""
-        routing = kwargs.pop(DECISION_KEY, None)
+    def _route_of(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> Route:
+        """The route passed by the entry points, or a new one (``generate()``)."""
+        route = kwargs.pop(DECISION_KEY, None)
         preference = kwargs.pop("preference", None)
-        if routing is None:
+        if not isinstance(route, Route):
             pref = resolve_preference(preference, ensure_config(), self.default_preference)
-            routing = self._decide(messages, pref, kwargs)
+            route = self._decide(messages, pref, kwargs)
         kwargs.pop("model", None)
-        return dict(routing)
+        return route
 
-    async def _arouting_of(
-        self, messages: list[BaseMessage], kwargs: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Async :meth:`_routing_of`: a new decision is made off the event loop."""
-        if DECISION_KEY in kwargs:
-            return self._routing_of(messages, kwargs)
+    async def _aroute_of(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> Route:
+        """Async :meth:`_route_of`: a new decision is made off the event loop."""
+        if isinstance(kwargs.get(DECISION_KEY), Route):
+            return self._route_of(messages, kwargs)
         # encoding may take a while (MiniLM); to_thread copies the context (run config)
-        return await asyncio.to_thread(self._routing_of, messages, kwargs)
-
-    def _attempts(self, routing: Mapping[str, Any]) -> list[str]:
-        ranking = list(routing["ranking"])
-        return ranking if self.fallback else ranking[:1]
+        return await asyncio.to_thread(self._route_of, messages, kwargs)
 
     # ------------------------------------------------------------------ public entry points
     def invoke(
@@ -368,7 +430,46 @@ class RouterChatModel(BaseChatModel):
         async for chunk in super().astream(input, config, stop=stop, **kwargs):
             yield chunk
 
+    def stream_events(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        version: Any = "v2",
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """``BaseChatModel.stream_events``; ``version="v3"`` is routed here with the call's
+        config (langchain-core's v3 path reaches ``_stream`` without it)."""
+        if version == "v3":
+            kwargs = self._route_call(input, config, kwargs)
+        return super().stream_events(input, config, version=version, stop=stop, **kwargs)
+
+    def astream_events(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        version: Any = "v2",
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Async :meth:`stream_events` (v1/v2 events go through :meth:`astream`, routed)."""
+        if version != "v3":
+            return super().astream_events(input, config, version=version, stop=stop, **kwargs)
+        parent = super().astream_events
+
+        async def routed() -> Any:
+            call = await asyncio.to_thread(self._route_call, input, config, kwargs)
+            started: Awaitable[Any] = parent(input, config, version=version, stop=stop, **call)
+            return await started
+
+        return routed()
+
     # ------------------------------------------------------------------ delegation
+    def _attempts(self, route: Route) -> Attempts:
+        return route.attempts(fallback=self.fallback)
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -376,21 +477,18 @@ class RouterChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        routing = self._routing_of(messages, kwargs)
-        failures: list[tuple[str, Exception]] = []
-        for name in self._attempts(routing):
-            member = self.models[name]
-            try:
-                result = generate(
-                    member, messages, stop, run_manager, member_kwargs(member, kwargs)
-                )
-            except Exception as err:
-                if not self.fallback:
-                    raise
-                note_failure(name, err, failures)
-                continue
-            return stamp(result, answered(routing, name, failures))
-        raise AllCandidatesFailedError(dict(failures)) from failures[-1][1]
+        route = self._route_of(messages, kwargs)
+        attempts = self._attempts(route)
+        result = attempts.run(
+            lambda name: generate(
+                self.models[name],
+                messages,
+                stop,
+                run_manager,
+                member_kwargs(self.models[name], kwargs),
+            )
+        )
+        return finish_result(result, attempts, self._ls_identity(attempts), route.prompt)
 
     async def _agenerate(
         self,
@@ -399,20 +497,18 @@ class RouterChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        routing = await self._arouting_of(messages, kwargs)
-        failures: list[tuple[str, Exception]] = []
-        for name in self._attempts(routing):
-            member = self.models[name]
-            try:
-                call = member_kwargs(member, kwargs)
-                result = await agenerate(member, messages, stop, run_manager, call)
-            except Exception as err:
-                if not self.fallback:
-                    raise
-                note_failure(name, err, failures)
-                continue
-            return stamp(result, answered(routing, name, failures))
-        raise AllCandidatesFailedError(dict(failures)) from failures[-1][1]
+        route = await self._aroute_of(messages, kwargs)
+        attempts = self._attempts(route)
+        result = await attempts.arun(
+            lambda name: agenerate(
+                self.models[name],
+                messages,
+                stop,
+                run_manager,
+                member_kwargs(self.models[name], kwargs),
+            )
+        )
+        return finish_result(result, attempts, self._ls_identity(attempts), route.prompt)
 
     def _stream(
         self,
@@ -421,27 +517,24 @@ class RouterChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        routing = self._routing_of(messages, kwargs)
-        failures: list[tuple[str, Exception]] = []
-        for name in self._attempts(routing):
-            member = self.models[name]
-            try:
-                chunks = member_chunks(
-                    member, messages, stop, run_manager, member_kwargs(member, kwargs)
-                )
-                first = next(chunks)
-            except StopIteration:
-                note_failure(name, RuntimeError("the member streamed no chunk"), failures)
-                continue
-            except Exception as err:
-                if not self.fallback:
-                    raise
-                note_failure(name, err, failures)
-                continue
-            yield stamp_chunk(first, answered(routing, name, failures))
-            yield from chunks
-            return
-        raise AllCandidatesFailedError(dict(failures)) from failures[-1][1]
+        route = self._route_of(messages, kwargs)
+        attempts = self._attempts(route)
+        _, first, rest = attempts.stream(
+            lambda name: member_chunks(
+                self.models[name],
+                messages,
+                stop,
+                run_manager,
+                member_kwargs(self.models[name], kwargs),
+            )
+        )
+        usage = UsageTracker(route.prompt)
+        yield usage.see(stamp_chunk(first, attempts.routing(), self._ls_identity(attempts)))
+        for chunk in rest:
+            yield usage.see(chunk)
+        estimate = usage.estimate_chunk()
+        if estimate is not None:
+            yield estimate
 
     async def _astream(
         self,
@@ -450,25 +543,30 @@ class RouterChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        routing = await self._arouting_of(messages, kwargs)
-        failures: list[tuple[str, Exception]] = []
-        for name in self._attempts(routing):
-            member = self.models[name]
-            try:
-                chunks = member_achunks(
-                    member, messages, stop, run_manager, member_kwargs(member, kwargs)
-                )
-                first = await anext(chunks)
-            except StopAsyncIteration:
-                note_failure(name, RuntimeError("the member streamed no chunk"), failures)
-                continue
-            except Exception as err:
-                if not self.fallback:
-                    raise
-                note_failure(name, err, failures)
-                continue
-            yield stamp_chunk(first, answered(routing, name, failures))
-            async for chunk in chunks:
-                yield chunk
-            return
-        raise AllCandidatesFailedError(dict(failures)) from failures[-1][1]
+        route = await self._aroute_of(messages, kwargs)
+        attempts = self._attempts(route)
+        _, first, rest = await attempts.astream(
+            lambda name: member_achunks(
+                self.models[name],
+                messages,
+                stop,
+                run_manager,
+                member_kwargs(self.models[name], kwargs),
+            )
+        )
+        usage = UsageTracker(route.prompt)
+        yield usage.see(stamp_chunk(first, attempts.routing(), self._ls_identity(attempts)))
+        async for chunk in rest:
+            yield usage.see(chunk)
+        estimate = usage.estimate_chunk()
+        if estimate is not None:
+            yield estimate
+
+    def _ls_identity(self, attempts: Attempts) -> dict[str, str]:
+        """The tracing identity (model, provider) of the member that answered."""
+        served = (attempts.served or attempts.decision).model
+        params = self.models[served]._get_ls_params()
+        return {
+            "model": str(params.get("ls_model_name") or served),
+            "provider": str(params.get("ls_provider") or _PROVIDER),
+        }

@@ -317,9 +317,13 @@ class FailingChatModel(FakeToolChatModel):
 
     model_name: str = "failing-model"
     message: str = "provider error"
-    """Message of the raised :class:`RuntimeError`."""
+    """Message of the raised error."""
+    error: type[Exception] = RuntimeError
+    """The type of the raised error (``TypeError`` plays a programming error)."""
     fail_after_chunks: int = 0
     """When streaming, how many chunks to yield before raising (0: raise before the first)."""
+    empty_stream: bool = False
+    """When streaming, end the stream without any chunk instead of raising."""
 
     @property
     def _llm_type(self) -> str:
@@ -332,18 +336,20 @@ class FailingChatModel(FakeToolChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        raise RuntimeError(self.message)
+        raise self.error(self.message)
 
     def _chunks(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: Mapping[str, Any]
     ) -> Iterator[ChatGenerationChunk]:
+        if self.empty_stream:
+            return
         produced = super()._chunks(messages, stop, kwargs)
         for _ in range(self.fail_after_chunks):
             chunk = next(produced, None)
             if chunk is None:
                 break
             yield chunk
-        raise RuntimeError(self.message)
+        raise self.error(self.message)
 
 
 Outcome = tuple[float, float]

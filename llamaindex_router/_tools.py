@@ -3,7 +3,7 @@
 The chosen member prepares its provider's tool specs itself (the decision comes first), runs the
 call, and parses the tool calls it produced (:meth:`ToolRoutingMixin.get_tool_calls_from_response`
 dispatches on the response's routing stamp or its tool-call ids). A turn answering tool calls goes
-back to the member that emitted them (stickiness, see ``RouterLLM.sticky_tools``).
+back to the member that emitted them (stickiness, see ``RouterLLM.sticky``).
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.tools.types import BaseTool
 
 from shared import InvalidParameterError
+from shared.serving import Attempts
 
 from ._convert import tool_call_ids
-from ._delegate import Attempt, ToolCallOwners, dispatcher
+from ._delegate import ToolCallOwners, dispatcher, serve_astream, serve_stream, stream_kwargs
 
 if TYPE_CHECKING:
     from ._preference import PreferenceInput
@@ -78,7 +79,7 @@ class ToolRoutingMixin:
             preference: PreferenceInput | None,
             *,
             needs_tools: bool = False,
-        ) -> Attempt: ...
+        ) -> Attempts: ...
 
         async def _aattempt(
             self,
@@ -86,9 +87,11 @@ class ToolRoutingMixin:
             preference: PreferenceInput | None,
             *,
             needs_tools: bool = False,
-        ) -> Attempt: ...
+        ) -> Attempts: ...
 
-        def _stamper(self, attempt: Attempt) -> Callable[[Any], Any]: ...
+        def _stamper(self, attempt: Attempts) -> Callable[[Any], Any]: ...
+
+        def _member(self, call: Callable[[LLM], Any]) -> Callable[[str], Any]: ...
 
     # ------------------------------------------------------------------ tools
     def _prepare_chat_with_tools(
@@ -135,14 +138,16 @@ class ToolRoutingMixin:
         preference = kwargs.pop("preference", None)
         attempt = self._attempt(join_messages(chat_history, user_msg), preference, needs_tools=True)
         response = attempt.run(
-            lambda llm: self._tool_call(llm).chat_with_tools(
-                tools,
-                user_msg=user_msg,
-                chat_history=chat_history,
-                verbose=verbose,
-                allow_parallel_tool_calls=allow_parallel_tool_calls,
-                tool_required=tool_required,
-                **kwargs,
+            self._member(
+                lambda llm: self._tool_call(llm).chat_with_tools(
+                    tools,
+                    user_msg=user_msg,
+                    chat_history=chat_history,
+                    verbose=verbose,
+                    allow_parallel_tool_calls=allow_parallel_tool_calls,
+                    tool_required=tool_required,
+                    **kwargs,
+                )
             )
         )
         stamped: ChatResponse = self._stamper(attempt)(response)
@@ -165,14 +170,16 @@ class ToolRoutingMixin:
             join_messages(chat_history, user_msg), preference, needs_tools=True
         )
         response = await attempt.arun(
-            lambda llm: self._tool_call(llm).achat_with_tools(
-                tools,
-                user_msg=user_msg,
-                chat_history=chat_history,
-                verbose=verbose,
-                allow_parallel_tool_calls=allow_parallel_tool_calls,
-                tool_required=tool_required,
-                **kwargs,
+            self._member(
+                lambda llm: self._tool_call(llm).achat_with_tools(
+                    tools,
+                    user_msg=user_msg,
+                    chat_history=chat_history,
+                    verbose=verbose,
+                    allow_parallel_tool_calls=allow_parallel_tool_calls,
+                    tool_required=tool_required,
+                    **kwargs,
+                )
             )
         )
         stamped: ChatResponse = self._stamper(attempt)(response)
@@ -192,15 +199,18 @@ class ToolRoutingMixin:
         """Streaming :meth:`chat_with_tools`; falls back before the first chunk only."""
         preference = kwargs.pop("preference", None)
         attempt = self._attempt(join_messages(chat_history, user_msg), preference, needs_tools=True)
-        return attempt.stream(
-            lambda llm: self._tool_call(llm).stream_chat_with_tools(
-                tools,
-                user_msg=user_msg,
-                chat_history=chat_history,
-                verbose=verbose,
-                allow_parallel_tool_calls=allow_parallel_tool_calls,
-                tool_required=tool_required,
-                **kwargs,
+        return serve_stream(
+            attempt,
+            self._member(
+                lambda llm: self._tool_call(llm).stream_chat_with_tools(
+                    tools,
+                    user_msg=user_msg,
+                    chat_history=chat_history,
+                    verbose=verbose,
+                    allow_parallel_tool_calls=allow_parallel_tool_calls,
+                    tool_required=tool_required,
+                    **stream_kwargs(llm, kwargs),
+                )
             ),
             self._stamper(attempt),
         )
@@ -221,15 +231,18 @@ class ToolRoutingMixin:
         attempt = await self._aattempt(
             join_messages(chat_history, user_msg), preference, needs_tools=True
         )
-        return await attempt.astream(
-            lambda llm: self._tool_call(llm).astream_chat_with_tools(
-                tools,
-                user_msg=user_msg,
-                chat_history=chat_history,
-                verbose=verbose,
-                allow_parallel_tool_calls=allow_parallel_tool_calls,
-                tool_required=tool_required,
-                **kwargs,
+        return await serve_astream(
+            attempt,
+            self._member(
+                lambda llm: self._tool_call(llm).astream_chat_with_tools(
+                    tools,
+                    user_msg=user_msg,
+                    chat_history=chat_history,
+                    verbose=verbose,
+                    allow_parallel_tool_calls=allow_parallel_tool_calls,
+                    tool_required=tool_required,
+                    **stream_kwargs(llm, kwargs),
+                )
             ),
             self._stamper(attempt),
         )

@@ -49,6 +49,8 @@ class RoutingDecisionEvent(BaseEvent):
         router_name: the ``model_name`` of the router that decided.
         needs_tools: whether the call carried tools (only tool-capable members were candidates).
         sticky: whether the call was pinned to the member that emitted earlier tool calls.
+        engine: the :class:`~shared.RoutingEngine` that decided (not serialized); a feedback
+            handler created without a router binds to it on first use.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -58,6 +60,7 @@ class RoutingDecisionEvent(BaseEvent):
     router_name: str
     needs_tools: bool = False
     sticky: bool = False
+    engine: Any = Field(default=None, exclude=True)
 
     @classmethod
     def class_name(cls) -> str:

@@ -1,20 +1,24 @@
 """``FeedbackEventHandler``: store routed calls with usage and cost, take ratings, learn online.
 
-Attach it to LlamaIndex's root instrumentation dispatcher. For every call of a
-:class:`~llamaindex_router.RouterLLM` it stores the :class:`~llamaindex_router.RoutingDecisionEvent`
-in a :class:`shared.FeedbackStore`, then joins the serving member's ``LLMChatEndEvent`` (or
-``LLMCompletionEndEvent``) through the instrument tags the router adds while the member runs, and
-stores the member that answered, the token usage it reported, the cost from the model cards and
-the latency. Only the outermost LLM event of the member is counted, so a member whose ``chat``
-calls its own ``complete`` is not counted twice.
+Attach it to LlamaIndex's root instrumentation dispatcher (or let ``router.with_feedback(store)``
+do it). For every call of a :class:`~llamaindex_router.RouterLLM` it joins the
+:class:`~llamaindex_router.RoutingDecisionEvent` with the serving member's ``LLMChatEndEvent`` (or
+``LLMCompletionEndEvent``), through the instrument tags the router adds while the member runs,
+and stores through the core's :class:`shared.serving.FeedbackRecorder` (the record path both
+adapters share) the decision, the member that answered, the token usage it reported (estimated,
+and marked ``metadata["usage_estimated"]``, when it reported none), the cost from the model cards
+and the latency. Only the outermost LLM event of the member is counted, so a member whose
+``chat`` calls its own ``complete`` is not counted twice. A decision is written when its call
+ends (or fails, or is rated first).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from llama_index.core.base.llms.types import ChatResponse, CompletionResponse
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
@@ -27,7 +31,14 @@ from llama_index.core.instrumentation.events.llm import (
 )
 from pydantic import ConfigDict, PrivateAttr
 
-from shared import DecisionRecord, FeedbackStore, RoutingEngine, UnknownDecisionError
+from shared import Decision, DecisionRecord, FeedbackStore, RoutingEngine
+from shared.serving import (
+    BoundedMap,
+    FeedbackRecorder,
+    Outcome,
+    RecorderViews,
+    estimate_usage,
+)
 
 from ._convert import usage_from_response
 from .events import DECISION_ID_TAG, MODEL_TAG, RoutingDecisionEvent, RoutingFallbackEvent
@@ -40,41 +51,50 @@ logger = logging.getLogger(__name__)
 _START = (LLMChatStartEvent, LLMCompletionStartEvent)
 _END = (LLMChatEndEvent, LLMCompletionEndEvent)
 
-#: How many open calls and request ids the handler keeps in memory (oldest dropped first).
+#: Default number of open calls, request ids and learned decisions kept in memory.
 MAX_TRACKED = 10_000
 
-_V = TypeVar("_V")
+
+@dataclass
+class _Pending:
+    """A decision whose call has not ended yet."""
+
+    decision: Decision
+    prompt: str
+    metadata: dict[str, Any]
+    started: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
 
 
-def _remember(table: OrderedDict[str, _V], key: str, default: _V) -> _V:
-    """``table.setdefault(key, default)`` that keeps at most ``MAX_TRACKED`` newest keys."""
-    if key in table:
-        table.move_to_end(key)
-        return table[key]
-    table[key] = default
-    while len(table) > MAX_TRACKED:
-        table.popitem(last=False)
-    return default
+def _text_of(response: ChatResponse | CompletionResponse | None) -> str:
+    if isinstance(response, ChatResponse):
+        return response.message.content or ""
+    if isinstance(response, CompletionResponse):
+        return response.text or ""
+    return ""
 
 
-class FeedbackEventHandler(BaseEventHandler):
+class FeedbackEventHandler(RecorderViews, BaseEventHandler):
     """Record routed calls in a feedback store and learn from their ratings.
 
     Args:
         store: where decisions, outcomes and ratings go; default: an in-memory SQLite store
             (``FeedbackStore("sqlite://")``), lost when the process ends.
         router: the :class:`~llamaindex_router.RouterLLM` (or its :class:`shared.RoutingEngine`)
-            whose cards price the calls and whose router learns from ratings.
-        learn: update the router online at each rating (needs ``router``).
+            whose cards price the calls and whose router learns from ratings; without it, the
+            handler binds to the engine of the first routed call it sees.
+        learn: update the router online at each rating (each decision is learned from once,
+            however often its rating is re-sent).
         request_id_tag: the instrument tag whose value ratings may use instead of a decision
             id (every decision made under the tag is rated).
+        max_tracked: how many open calls, request ids and learned decision ids stay in memory.
 
     Ratings use the id the user sees: the ``decision_id`` of
     ``response.additional_kwargs["routing"]``, or the value of the ``request_id`` instrument tag
-    the call ran under (``with instrument_tags({"request_id": "r-1"}): ...``). The handler keeps
-    the last ``MAX_TRACKED`` request ids in memory; older ones are found through the stored
-    metadata. Members must emit LlamaIndex's LLM events (every integration decorated with
-    ``llm_chat_callback`` does) for their usage to be recorded.
+    the call ran under (``with instrument_tags({"request_id": "r-1"}): ...``). Older request ids
+    than the last ``max_tracked`` are found through the stored metadata. Members must emit
+    LlamaIndex's LLM events (every integration decorated with ``llm_chat_callback`` does) for
+    their usage to be recorded.
 
     Examples:
         >>> from llama_index.core.instrumentation import get_dispatcher
@@ -94,16 +114,11 @@ class FeedbackEventHandler(BaseEventHandler):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    store: Any = None
-    engine: Any = None
-    learn: bool = True
+    recorder: FeedbackRecorder
     request_id_tag: str = "request_id"
 
     _lock: threading.RLock = PrivateAttr(default_factory=threading.RLock)
-    _requests: OrderedDict[str, list[str]] = PrivateAttr(default_factory=OrderedDict)
-    _open: OrderedDict[str, dict[str, tuple[str | None, Any]]] = PrivateAttr(
-        default_factory=OrderedDict
-    )
+    _pending: BoundedMap[str, _Pending] = PrivateAttr()
 
     def __init__(
         self,
@@ -112,14 +127,15 @@ class FeedbackEventHandler(BaseEventHandler):
         router: RouterLLM | RoutingEngine | None = None,
         learn: bool = True,
         request_id_tag: str = "request_id",
+        max_tracked: int | None = None,
     ) -> None:
         engine = router.engine if isinstance(router, RouterLLM) else router
+        tracked = MAX_TRACKED if max_tracked is None else max_tracked
         super().__init__(
-            store=store if store is not None else FeedbackStore("sqlite://"),
-            engine=engine,
-            learn=learn,
+            recorder=FeedbackRecorder(store, engine=engine, learn=learn, max_tracked=tracked),
             request_id_tag=request_id_tag,
         )
+        self._pending = BoundedMap(tracked)
 
     @classmethod
     def class_name(cls) -> str:
@@ -146,6 +162,8 @@ class FeedbackEventHandler(BaseEventHandler):
             logger.exception("FeedbackEventHandler could not record %s", event.class_name())
 
     def _on_decision(self, event: RoutingDecisionEvent) -> None:
+        if isinstance(event.engine, RoutingEngine):
+            self.recorder.bind(event.engine)
         request_id = event.tags.get(self.request_id_tag)
         metadata: dict[str, Any] = {
             "router_name": event.router_name,
@@ -154,68 +172,78 @@ class FeedbackEventHandler(BaseEventHandler):
         }
         if request_id is not None:
             metadata["request_id"] = str(request_id)
-        self.store.record_decision(event.decision, prompt=event.prompt, metadata=metadata)
-        with self._lock:
-            _remember(self._open, event.decision_id, {})
-            if request_id is not None:
-                _remember(self._requests, str(request_id), []).append(event.decision_id)
+            self.recorder.alias(request_id, event.decision_id)
+        self._pending[event.decision_id] = _Pending(event.decision, event.prompt, metadata)
 
     def _on_fallback(self, event: RoutingFallbackEvent) -> None:
+        pending = self._pending.get(event.decision_id)
+        if pending is None:
+            return
+        with self._lock:
+            pending.failures.append({"model": event.failed_model, "error": event.error})
         if event.next_model is None:  # every candidate failed
-            with self._lock:
-                self._open.pop(event.decision_id, None)
-            self.store.record_outcome(event.decision_id, error=event.error)
+            self._flush(event.decision_id, Outcome(error=event.error))
 
     def _on_start(self, decision_id: str, model: str, event: BaseEvent) -> None:
-        with self._lock:
-            attempts = _remember(self._open, decision_id, {})
-            # the first start event of a member is its outermost LLM call
-            attempts.setdefault(model, (event.span_id, event.timestamp))
+        pending = self._pending.get(decision_id)
+        if pending is not None:
+            with self._lock:  # the first start event of a member is its outermost LLM call
+                pending.started.setdefault(model, (event.span_id, event.timestamp))
 
     def _on_end(self, decision_id: str, model: str, event: BaseEvent) -> None:
-        with self._lock:
-            started = self._open.get(decision_id, {}).get(model)
-            if started is None:  # not a routed call we saw start, or already recorded
-                return
-            span_id, start = started
-            if span_id is not None and event.span_id != span_id:  # a nested LLM event
-                return
-            del self._open[decision_id]
+        pending = self._pending.get(decision_id)
+        started = None if pending is None else pending.started.get(model)
+        if pending is None or started is None:  # not a routed call we saw start
+            return
+        span_id, start = started
+        if span_id is not None and event.span_id != span_id:  # a nested LLM event
+            return
         response = getattr(event, "response", None)
         if not isinstance(response, ChatResponse | CompletionResponse):
             response = None
-        input_tokens, output_tokens = usage_from_response(response)
-        cost = None
-        if self.engine is not None and (input_tokens is not None or output_tokens is not None):
-            cost = self.engine.estimate_cost(model, input_tokens or 0, output_tokens or 0)
-        self.store.record_outcome(
-            decision_id,
+        n_in, n_out = usage_from_response(response)
+        estimated = n_in is None and n_out is None
+        if estimated:
+            n_in, n_out = estimate_usage(pending.prompt, _text_of(response))
+        outcome = Outcome(
             model=model,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cost_usd=cost,
+            input_tokens=n_in,
+            output_tokens=n_out,
+            usage_estimated=estimated,
             latency_s=max((event.timestamp - start).total_seconds(), 0.0),
+            fallbacks=[f for f in pending.failures if f["model"] != model],
+        )
+        self._flush(decision_id, outcome)
+
+    def _flush(self, decision_id: str, outcome: Outcome | None) -> DecisionRecord | None:
+        """Write a pending decision (with its outcome when the call ended) through the core."""
+        pending = self._pending.pop(decision_id)
+        if pending is None:
+            return None
+        decision = pending.decision
+        if outcome is not None and outcome.model is not None and outcome.model != decision.model:
+            decision = decision.with_model(outcome.model)
+        return self.recorder.record(
+            decision, prompt=pending.prompt, metadata=pending.metadata, outcome=outcome
         )
 
     # ------------------------------------------------------------------ ratings
     def decision_ids(self, request_id: object) -> list[str]:
         """The decisions made under a ``request_id`` tag value, oldest first.
 
-        Recent request ids are answered from memory (the last ``MAX_TRACKED``, kept as decisions
-        are recorded); older ones, or ones recorded by another process, by one store query
-        (:meth:`shared.FeedbackStore.find`).
+        Recent request ids are answered from memory (the last ``max_tracked``); older ones, or
+        ones recorded by another process, by one store query (:meth:`shared.FeedbackStore.find`).
         """
         key = str(request_id)
-        with self._lock:
-            known = list(self._requests.get(key, ()))
-        if known:
+        known = self.recorder.keys(key)
+        if known != [key]:
             return known
         return [r.decision_id for r in self.store.find("request_id", key)]
 
     def rate(
         self, key: object, score: float, *, source: str = "user", comment: str | None = None
     ) -> list[DecisionRecord]:
-        """Rate the answer of a decision, or of every decision of a request.
+        """Rate the answer of a decision, or of every decision of a request, then learn once.
 
         Args:
             key: a decision id (``response.additional_kwargs["routing"]["decision_id"]``) or a
@@ -230,19 +258,15 @@ class FeedbackEventHandler(BaseEventHandler):
         Raises:
             FeedbackError: the score is not in [0, 1] (nothing is written).
             UnknownDecisionError: no decision or request has that id.
-            InvalidParameterError: ``learn`` is on and the router cannot learn online (the
-                rating is stored).
         """
-        try:
-            records = [self.store.rate(key, score, source=source, comment=comment)]
-        except UnknownDecisionError:
-            ids = self.decision_ids(key)
-            if not ids:
-                raise
-            records = [self.store.rate(i, score, source=source, comment=comment) for i in ids]
-        if self.learn and self.engine is not None:
-            for record in records:
-                if record.prompt is None or record.score is None:
-                    continue
-                self.engine.learn_record(record)
-        return records
+        text = str(key)
+        ids = self.recorder.keys(text)
+        if ids == [text] and text not in self._pending:
+            try:
+                self.store.get(text)
+            except KeyError:
+                found = self.decision_ids(text)
+                ids = found or ids
+        for ident in ids:  # a call still running (or whose member emits no events)
+            self._flush(ident, None)
+        return self.recorder.rate(ids, score, source=source, comment=comment)

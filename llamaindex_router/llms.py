@@ -5,7 +5,9 @@ renders the conversation with :func:`shared.messages_to_text`, asks the engine f
 :class:`shared.Decision` and delegates the whole call to the chosen member; if that member fails
 before producing output, the next candidate of ``decision.ranking`` answers. The decision is
 emitted as a :class:`~llamaindex_router.RoutingDecisionEvent` and attached to the response as
-``response.additional_kwargs["routing"]``. The router contains no routing logic of its own.
+``response.additional_kwargs["routing"]``. The router contains no routing logic of its own: the
+fallback loop (which errors fall back), the routing metadata, the default-preference rule and the
+engine's construction are the core's (:mod:`shared.serving`), shared with the LangChain adapter.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
@@ -40,14 +43,21 @@ from shared import (
     Decision,
     InvalidParameterError,
     ModelCard,
-    ModelPool,
     Preference,
     RoutingEngine,
+    estimate_tokens,
 )
-from shared.engine import estimate_tokens
+from shared.serving import Attempts, PoolLike, build_engine, call_preference, warn_member_retries
 
 from ._convert import chat_to_completion, message_pairs, routing_text, tool_call_ids
-from ._delegate import Attempt, ToolCallOwners, dispatcher
+from ._delegate import (
+    ToolCallOwners,
+    attempts_for,
+    dispatcher,
+    serve_astream,
+    serve_stream,
+    stream_kwargs,
+)
 from ._preference import PreferenceInput, coerce_preference
 from ._tools import ToolRoutingMixin, router_tools, supports_tools
 from .events import RoutingDecisionEvent
@@ -76,26 +86,36 @@ def _card_from_metadata(name: str, llm: LLM) -> ModelCard:
 class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
     """Route every call to the pool member that best fits a quality/cost preference.
 
-    Args:
-        llms: the pool, ``{name: LLM}``; names must match the model cards.
-        engine: a ready :class:`shared.RoutingEngine` over the same names; mutually exclusive with
-            ``pool``, ``router`` and ``encoder``.
-        pool: model cards (prices, context window, tool support); by default cards are built
-            from each member's ``metadata`` (no prices, so routing ignores cost until given).
-            A card that claims tool support for a member that cannot call tools is corrected.
+    Args (the same words as LangChain's ``RouterChatModel``):
+        models: the pool, ``{name: LLM}`` (``llms=`` is the deprecated spelling). Build provider
+            members with ``max_retries=0``: the router owns retries (its fallback to the next
+            candidate is the retry) and warns about members that retry by themselves.
+        engine: a ready :class:`shared.RoutingEngine` over the same names; it cannot be combined
+            with ``pool``, ``router``, ``encoder``, ``prior_quality`` or ``explore``.
+        pool: model cards (prices, context window, tool support): a ``ModelPool``, a sequence of
+            cards or ``{name: ModelCard}``; members without one get a card built from their
+            ``metadata`` (no prices, so routing ignores their cost). A card that claims tool
+            support for a member that cannot call tools is corrected.
         router: the core router for a new engine (``None``: cold-start ridge from the cards).
         encoder: the prompt encoder for a new engine (``None``: the cached MiniLM).
         prior_quality: cold-start prior quality in [0, 1] per member, for a new engine.
-        explore: let a router configured to explore do so, for a new engine.
-        default_preference: preference used when a call sets none (see :meth:`preference`).
+        explore: let a router configured to explore do so, for a new engine (default ``True``).
+        default_preference: preference used when a call sets none (see :meth:`preference`);
+            ``None``: the engine's ``default_preference``.
         model_name: the router's name in ``metadata`` and events.
-        sticky_tools: route a turn that answers tool calls to the member that emitted them.
+        sticky: route a turn that answers tool calls to the member that emitted them
+            (``sticky_tools=`` is the deprecated spelling).
+        fallback: on a member's provider error before any output, try the next candidate.
         callback_manager: legacy callbacks; given (at each call) to members that have no
             handlers of their own. The router itself emits no LLM callbacks.
 
     Raises:
-        InvalidParameterError: empty pool, a member that is not an ``LLM``, names that differ
-            from the cards, or ``engine`` combined with ``pool``/``router``/``encoder``.
+        InvalidParameterError: empty pool, a member that is not an ``LLM``, a card naming no
+            member, or ``engine`` combined with parts it would ignore.
+
+    The router is a function-calling LLM (``FunctionAgent`` accepts it) when at least one member
+    is; tool calls are routed only to members that can call tools. Streams ask OpenAI members for
+    their usage (``stream_options={"include_usage": True}``).
 
     Preference for a call is, first found: the ``preference=`` keyword of a direct call; the
     innermost ``with router.preference(...)``; the ``"router_preference"`` instrument tag;
@@ -122,67 +142,125 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
     default_preference: Any = Field(
         default=None, exclude=True, description="Preference when a call sets none."
     )
-    sticky_tools: bool = Field(
+    sticky: bool = Field(
         default=True, description="Send turns answering tool calls to the member that made them."
+    )
+    fallback: bool = Field(
+        default=True, description="Try the next candidate when a member fails before any output."
     )
 
     _engine: RoutingEngine = PrivateAttr()
     _llms: dict[str, LLM] = PrivateAttr()
     _scoped: ContextVar[Preference | None] = PrivateAttr()
     _owners: ToolCallOwners = PrivateAttr()
+    _feedback: Any = PrivateAttr(default=None)
 
     def __init__(
         self,
-        llms: Mapping[str, LLM],
+        models: Mapping[str, LLM] | None = None,
         *,
         engine: RoutingEngine | None = None,
-        pool: ModelPool | Sequence[ModelCard] | None = None,
+        pool: PoolLike | None = None,
         router: BaseRouter | None = None,
         encoder: PromptEncoder | None = None,
         prior_quality: Mapping[str, float] | None = None,
-        explore: bool = True,
+        explore: bool | None = None,
         default_preference: PreferenceInput | None = None,
         model_name: str = "prefroute-router",
-        sticky_tools: bool = True,
+        sticky: bool = True,
+        fallback: bool = True,
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
-        members = self._check_members(llms)
+        for old, new in (("llms", "models"), ("sticky_tools", "sticky")):
+            if old in kwargs:
+                warnings.warn(
+                    f"RouterLLM({old}=...) is deprecated; use {new}=.",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+        if "llms" in kwargs:
+            models = kwargs.pop("llms") if models is None else models
+        if "sticky_tools" in kwargs:
+            sticky = bool(kwargs.pop("sticky_tools"))
+        members = self._check_members(models)
         pref = None if default_preference is None else coerce_preference(default_preference)
         super().__init__(
             model_name=model_name,
             default_preference=pref,
-            sticky_tools=sticky_tools,
+            sticky=sticky,
+            fallback=fallback,
             callback_manager=callback_manager,
             **kwargs,
         )
+        self._engine = build_engine(
+            list(members),
+            engine=engine,
+            pool=pool,
+            default_card=lambda name: _card_from_metadata(name, members[name]),
+            fix_card=lambda card: self._fix_card(card, members),
+            router=router,
+            encoder=encoder,
+            prior_quality=prior_quality,
+            explore=explore,
+        )
         if engine is not None:
-            if any(x is not None for x in (pool, router, encoder, prior_quality)):
-                raise InvalidParameterError(
-                    "Pass either engine= or pool=/router=/encoder=/prior_quality= to RouterLLM, "
-                    "not both."
-                )
-            self._check_cards(engine.pool, members, fix=False)
-        else:
-            cards = (
-                [_card_from_metadata(name, llm) for name, llm in members.items()]
-                if pool is None
-                else self._check_cards(
-                    pool if isinstance(pool, ModelPool) else ModelPool(pool), members, fix=True
-                )
-            )
-            engine = RoutingEngine(
-                ModelPool(cards),
-                router=router,
-                encoder=encoder,
-                prior_quality=prior_quality,
-                explore=explore,
-            )
-        self._engine = engine
+            for card in engine.pool:
+                if card.supports_tools and not supports_tools(members[card.name]):
+                    raise InvalidParameterError(
+                        f"The card of {card.name!r} says it supports tools, but the member is "
+                        "not a function-calling LLM; set supports_tools=False on its card."
+                    )
         self._llms = members
         self._scoped = ContextVar(f"prefroute_preference_{next(_counter)}", default=None)
         self._owners = ToolCallOwners()
+        warn_member_retries(members)
         self._share_callbacks()
+
+    @staticmethod
+    def _fix_card(card: ModelCard, members: Mapping[str, LLM]) -> ModelCard:
+        """Drop a tool claim the member cannot honour."""
+        if card.supports_tools and not supports_tools(members[card.name]):
+            return dataclasses.replace(card, supports_tools=False)
+        return card
+
+    @property
+    def sticky_tools(self) -> bool:
+        """Deprecated name of :attr:`sticky`."""
+        return self.sticky
+
+    def with_feedback(self, store: Any = None, **options: Any) -> RouterLLM:
+        """Record this router's calls and learn from their ratings; returns the router.
+
+        Creates a :class:`~llamaindex_router.FeedbackEventHandler` bound to this router (over
+        ``store``, default an in-memory SQLite store; ``options`` are the handler's), adds it to
+        LlamaIndex's root instrumentation dispatcher, and keeps it as :attr:`feedback`.
+
+        Examples:
+            >>> from llama_index_instrumentation import get_dispatcher
+            >>> from shared import HashingEncoder
+            >>> from llamaindex_router import RouterLLM
+            >>> from llamaindex_router.testing import MockChatLLM
+            >>> router = RouterLLM({"a": MockChatLLM(reply="hi")},
+            ...                    encoder=HashingEncoder(n_features=16)).with_feedback()
+            >>> response = router.complete("hello")
+            >>> router.feedback.rate(response.additional_kwargs["routing"]["decision_id"], 1.0)[0].model
+            'a'
+            >>> get_dispatcher().event_handlers.remove(router.feedback)
+        """
+        from llama_index_instrumentation import get_dispatcher
+
+        from .handler import FeedbackEventHandler
+
+        handler = FeedbackEventHandler(store, router=self, **options)
+        get_dispatcher().add_event_handler(handler)
+        self._feedback = handler
+        return self
+
+    @property
+    def feedback(self) -> Any:
+        """The handler created by :meth:`with_feedback` (``None`` before)."""
+        return self._feedback
 
     def _share_callbacks(self) -> None:
         """Give the router's legacy callback handlers to members that have none."""
@@ -192,7 +270,7 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
                     member.callback_manager = self.callback_manager
 
     @staticmethod
-    def _check_members(llms: Mapping[str, LLM]) -> dict[str, LLM]:
+    def _check_members(llms: Mapping[str, LLM] | None) -> dict[str, LLM]:
         if not isinstance(llms, Mapping) or not llms:
             raise InvalidParameterError("RouterLLM needs a non-empty mapping {name: LLM}.")
         for name, llm in llms.items():
@@ -203,25 +281,6 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
                     f"Pool member {name!r} must be a llama_index LLM, got {type(llm).__name__}."
                 )
         return dict(llms)
-
-    @staticmethod
-    def _check_cards(pool: ModelPool, members: Mapping[str, LLM], *, fix: bool) -> list[ModelCard]:
-        if set(pool.names) != set(members):
-            raise InvalidParameterError(
-                f"The model cards {sorted(pool.names)} and the pool members {sorted(members)} "
-                "must have the same names."
-            )
-        cards = []
-        for card in pool:
-            if card.supports_tools and not supports_tools(members[card.name]):
-                if not fix:
-                    raise InvalidParameterError(
-                        f"The card of {card.name!r} says it supports tools, but the member is "
-                        "not a function-calling LLM; set supports_tools=False on its card."
-                    )
-                card = dataclasses.replace(card, supports_tools=False)
-            cards.append(card)
-        return cards
 
     @classmethod
     def class_name(cls) -> str:
@@ -236,12 +295,18 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
 
     @property
     def llms(self) -> Mapping[str, LLM]:
+        """The pool members by name (read-only; the same as :attr:`models`)."""
+        return MappingProxyType(self._llms)
+
+    @property
+    def models(self) -> Mapping[str, LLM]:
         """The pool members by name (read-only)."""
         return MappingProxyType(self._llms)
 
     @property
     def metadata(self) -> LLMMetadata:
-        """Capabilities every member shares: smallest context and output, AND of the flags."""
+        """Capabilities of the pool: smallest context and output; a chat model when every member
+        is; a function-calling model when at least one member is (tool calls go only to those)."""
         windows, outputs = [], []
         for name, llm in self._llms.items():
             md = llm.metadata
@@ -253,7 +318,7 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
             context_window=min(windows),
             num_output=min(positive) if positive else min(outputs),
             is_chat_model=all(llm.metadata.is_chat_model for llm in self._llms.values()),
-            is_function_calling_model=all(supports_tools(llm) for llm in self._llms.values()),
+            is_function_calling_model=any(supports_tools(llm) for llm in self._llms.values()),
             model_name=self.model_name,
         )
 
@@ -288,22 +353,15 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         return self.model_copy(update={"default_preference": coerce_preference(preference)})
 
     def resolve_preference(self, preference: PreferenceInput | None = None) -> Preference | None:
-        """The preference a call would use (``None``: the engine's default)."""
-        if preference is not None:
-            return coerce_preference(preference)
-        scoped = self._scoped.get()
-        if scoped is not None:
-            return scoped
+        """The preference a call would use (``None``: the engine's default; the core's rule,
+        :func:`shared.serving.call_preference`)."""
         tagged = active_instrument_tags.get().get(PREFERENCE_TAG)
-        if tagged is not None:
-            return coerce_preference(tagged)
-        pref: Preference | None = self.default_preference
-        return pref
+        return call_preference(preference, self._scoped.get(), tagged, self.default_preference)
 
     # ------------------------------------------------------------------ routing
     def _sticky_owner(self, messages: Sequence[ChatMessage]) -> str | None:
         """The member that emitted the tool calls answered after the last user message."""
-        if not self.sticky_tools:
+        if not self.sticky:
             return None
         for message in reversed(messages):
             if message.role == MessageRole.USER:
@@ -351,7 +409,7 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         preference: PreferenceInput | None,
         *,
         needs_tools: bool = False,
-    ) -> Attempt:
+    ) -> Attempts:
         """Decide, emit the ``RoutingDecisionEvent`` and prepare the calls to the members."""
         self._share_callbacks()  # also when set later, e.g. by ``Settings.llm = router``
         return self._announce(*self._decide(messages, preference, needs_tools), needs_tools)
@@ -362,14 +420,14 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         preference: PreferenceInput | None,
         *,
         needs_tools: bool = False,
-    ) -> Attempt:
+    ) -> Attempts:
         """Async :meth:`_attempt`: the decision (encoding may be slow) runs in a worker thread."""
         self._share_callbacks()
         pref = self.resolve_preference(preference)  # read the scoped preference on this task
         decided = await asyncio.to_thread(self._decide, messages, pref, needs_tools)
         return self._announce(*decided, needs_tools)
 
-    def _announce(self, decision: Decision, text: str, sticky: bool, needs_tools: bool) -> Attempt:
+    def _announce(self, decision: Decision, text: str, sticky: bool, needs_tools: bool) -> Attempts:
         """Emit the ``RoutingDecisionEvent`` and prepare the calls to the members."""
         dispatcher.event(
             RoutingDecisionEvent(
@@ -378,11 +436,12 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
                 router_name=self.model_name,
                 needs_tools=needs_tools,
                 sticky=sticky,
+                engine=self._engine,
             )
         )
-        return Attempt(decision=decision, members=self._llms, sticky=sticky)
+        return attempts_for(decision, sticky=sticky, fallback=self.fallback)
 
-    def _stamper(self, attempt: Attempt) -> Any:
+    def _stamper(self, attempt: Attempts) -> Any:
         def stamp(response: _R) -> _R:
             served = attempt.served or attempt.decision
             response.additional_kwargs["routing"] = attempt.routing()
@@ -394,6 +453,10 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
 
         return stamp
 
+    def _member(self, call: Callable[[LLM], Any]) -> Callable[[str], Any]:
+        """``call`` on the member named by the fallback loop."""
+        return lambda name: call(self._llms[name])
+
     # ------------------------------------------------------------------ chat
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Route and chat; ``preference=`` sets the trade-off of this call."""
@@ -404,7 +467,7 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
                 tools, chat_history=list(messages), preference=preference, **kwargs
             )
         attempt = self._attempt(messages, preference)
-        response = attempt.run(lambda llm: llm.chat(messages, **kwargs))
+        response = attempt.run(self._member(lambda llm: llm.chat(messages, **kwargs)))
         stamped: ChatResponse = self._stamper(attempt)(response)
         return stamped
 
@@ -417,7 +480,7 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
                 tools, chat_history=list(messages), preference=preference, **kwargs
             )
         attempt = await self._aattempt(messages, preference)
-        response = await attempt.arun(lambda llm: llm.achat(messages, **kwargs))
+        response = await attempt.arun(self._member(lambda llm: llm.achat(messages, **kwargs)))
         stamped: ChatResponse = self._stamper(attempt)(response)
         return stamped
 
@@ -430,8 +493,10 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
                 tools, chat_history=list(messages), preference=preference, **kwargs
             )
         attempt = self._attempt(messages, preference)
-        return attempt.stream(
-            lambda llm: llm.stream_chat(messages, **kwargs), self._stamper(attempt)
+        return serve_stream(
+            attempt,
+            self._member(lambda llm: llm.stream_chat(messages, **stream_kwargs(llm, kwargs))),
+            self._stamper(attempt),
         )
 
     async def astream_chat(
@@ -445,8 +510,10 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
                 tools, chat_history=list(messages), preference=preference, **kwargs
             )
         attempt = await self._aattempt(messages, preference)
-        return await attempt.astream(
-            lambda llm: llm.astream_chat(messages, **kwargs), self._stamper(attempt)
+        return await serve_astream(
+            attempt,
+            self._member(lambda llm: llm.astream_chat(messages, **stream_kwargs(llm, kwargs))),
+            self._stamper(attempt),
         )
 
     # ------------------------------------------------------------------ complete
@@ -461,7 +528,7 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
                 return chat_to_completion(llm.chat(messages, **kwargs))
             return llm.complete(prompt, formatted=formatted, **kwargs)
 
-        stamped: CompletionResponse = self._stamper(attempt)(attempt.run(call))
+        stamped: CompletionResponse = self._stamper(attempt)(attempt.run(self._member(call)))
         return stamped
 
     async def acomplete(
@@ -477,7 +544,7 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
                 return chat_to_completion(await llm.achat(messages, **kwargs))
             return await llm.acomplete(prompt, formatted=formatted, **kwargs)
 
-        stamped: CompletionResponse = self._stamper(attempt)(await attempt.arun(call))
+        stamped: CompletionResponse = self._stamper(attempt)(await attempt.arun(self._member(call)))
         return stamped
 
     def stream_complete(
@@ -489,11 +556,12 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         attempt = self._attempt(messages, preference)
 
         def call(llm: LLM) -> Iterator[CompletionResponse]:
+            options = stream_kwargs(llm, kwargs)
             if llm.metadata.is_chat_model:
-                return (chat_to_completion(c) for c in llm.stream_chat(messages, **kwargs))
-            return llm.stream_complete(prompt, formatted=formatted, **kwargs)
+                return (chat_to_completion(c) for c in llm.stream_chat(messages, **options))
+            return llm.stream_complete(prompt, formatted=formatted, **options)
 
-        return attempt.stream(call, self._stamper(attempt))
+        return serve_stream(attempt, self._member(call), self._stamper(attempt))
 
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
@@ -504,9 +572,10 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         attempt = await self._aattempt(messages, preference)
 
         async def call(llm: LLM) -> AsyncIterator[CompletionResponse]:
+            options = stream_kwargs(llm, kwargs)
             if not llm.metadata.is_chat_model:
-                return await llm.astream_complete(prompt, formatted=formatted, **kwargs)
-            chunks = await llm.astream_chat(messages, **kwargs)
+                return await llm.astream_complete(prompt, formatted=formatted, **options)
+            chunks = await llm.astream_chat(messages, **options)
 
             async def convert() -> AsyncIterator[CompletionResponse]:
                 async for chunk in chunks:
@@ -514,4 +583,4 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
 
             return convert()
 
-        return await attempt.astream(call, self._stamper(attempt))
+        return await serve_astream(attempt, self._member(call), self._stamper(attempt))

@@ -374,9 +374,12 @@ class FailingLLM(MockToolLLM):
     """A model that always fails, to exercise fallback.
 
     Args:
-        message: the text of the raised ``RuntimeError``.
+        message: the text of the raised error.
+        error: the type of the raised error (default ``RuntimeError``; ``TypeError`` plays a
+            programming error).
         chunks_before_failure: for streams, how many chunks to yield before raising (0: the
             stream fails before its first chunk, which a router can still recover from).
+        empty_stream: streams end without any chunk instead of raising.
         function_calling: report function calling (so it is a candidate for tool calls, where
             it fails too).
 
@@ -390,8 +393,14 @@ class FailingLLM(MockToolLLM):
 
     model: str = "failing"
     message: str = "provider unavailable"
+    error: type[Exception] = RuntimeError
     chunks_before_failure: int = 0
+    empty_stream: bool = False
     function_calling: bool = False
+
+    def _fail(self) -> None:
+        if not self.empty_stream:
+            raise self.error(self.message)
 
     @classmethod
     def class_name(cls) -> str:
@@ -406,7 +415,7 @@ class FailingLLM(MockToolLLM):
         )
 
     def _response(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        raise RuntimeError(self.message)
+        raise self.error(self.message)
 
     def _chunks(self, messages: Sequence[ChatMessage], **kwargs: Any) -> list[ChatResponse]:
         return [
@@ -422,7 +431,7 @@ class FailingLLM(MockToolLLM):
 
         def gen() -> Generator[ChatResponse, None, None]:
             yield from chunks
-            raise RuntimeError(self.message)
+            self._fail()
 
         return gen()
 
@@ -437,7 +446,7 @@ class FailingLLM(MockToolLLM):
         async def gen() -> AsyncGenerator[ChatResponse, None]:
             for chunk in chunks:
                 yield chunk
-            raise RuntimeError(self.message)
+            self._fail()
 
         return gen()
 
@@ -452,7 +461,7 @@ class FailingLLM(MockToolLLM):
         def gen() -> Generator[CompletionResponse, None, None]:
             for _ in range(count):
                 yield CompletionResponse(text="partial", delta="partial")
-            raise RuntimeError(self.message)
+            self._fail()
 
         return gen()
 
@@ -467,6 +476,6 @@ class FailingLLM(MockToolLLM):
         async def gen() -> AsyncGenerator[CompletionResponse, None]:
             for _ in range(count):
                 yield CompletionResponse(text="partial", delta="partial")
-            raise RuntimeError(self.message)
+            self._fail()
 
         return gen()

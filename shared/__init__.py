@@ -97,6 +97,7 @@ if TYPE_CHECKING:
     from .encoders import default_encoder as default_encoder
     from .encoders import messages_to_text as messages_to_text
     from .engine import RoutingEngine as RoutingEngine
+    from .engine import estimate_tokens as estimate_tokens
     from .evaluation import EvaluationReport as EvaluationReport
     from .evaluation import aiq as aiq
     from .evaluation import cost_at_quality as cost_at_quality
@@ -107,6 +108,7 @@ if TYPE_CHECKING:
     from .exceptions import CapabilityError as CapabilityError
     from .exceptions import DataError as DataError
     from .exceptions import DimensionMismatchError as DimensionMismatchError
+    from .exceptions import EmptyStreamError as EmptyStreamError
     from .exceptions import EncoderError as EncoderError
     from .exceptions import FeedbackError as FeedbackError
     from .exceptions import InfeasibleError as InfeasibleError

@@ -17,6 +17,7 @@ from the builtin exception that code written before prefroute would already catc
     ├── PersistenceError (OSError)                a saved router is missing, corrupt or from another version
     ├── FeedbackError (ValueError)                a rating or feedback record is invalid
     │   └── UnknownDecisionError (KeyError)       a rating refers to a decision the store never saw
+    ├── EmptyStreamError (RuntimeError)           a member's stream ended with no chunk (falls back)
     └── AllCandidatesFailedError (RuntimeError)   every candidate model failed for one call
 
 Examples:
@@ -34,6 +35,7 @@ __all__ = [
     "CapabilityError",
     "DataError",
     "DimensionMismatchError",
+    "EmptyStreamError",
     "EncoderError",
     "FeedbackError",
     "InfeasibleError",
@@ -135,6 +137,10 @@ class UnknownDecisionError(FeedbackError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "unknown decision"
+
+
+class EmptyStreamError(RouterError, RuntimeError):
+    """A pool member's stream ended without a single chunk (the router falls back)."""
 
 
 class AllCandidatesFailedError(RouterError, RuntimeError):

@@ -35,7 +35,7 @@ def make_router() -> MakeRouter:
                 "big": FakeToolChatModel(model_name="big"),
                 "small": FakeToolChatModel(model_name="small"),
             },
-            "cards": {"big": BIG, "small": SMALL},
+            "pool": {"big": BIG, "small": SMALL},
             "encoder": HashingEncoder(n_features=64),
             "explore": False,
         }

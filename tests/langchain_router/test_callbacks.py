@@ -182,7 +182,7 @@ def test_learner_object_is_used_when_given(make_router: MakeRouter) -> None:
 
     router = RouterChatModel(
         models={"a": FakeToolChatModel(model_name="a")},
-        cards={"a": SMALL.__class__("a")},
+        pool={"a": SMALL.__class__("a")},
         encoder=make_router().routing_engine.encoder,
     )
     handler = FeedbackCallbackHandler(router=router, learner=Learner())

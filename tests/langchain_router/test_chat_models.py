@@ -204,18 +204,21 @@ async def test_async_paths_route_and_fall_back(make_router: MakeRouter) -> None:
 
 
 def test_member_without_streaming_yields_one_final_chunk(make_router: MakeRouter) -> None:
-    """A member that cannot stream is called once and its answer becomes one final chunk."""
+    """A member that cannot stream is called once and its answer becomes one final chunk (then
+    the router's estimated usage, as the member reports none)."""
     plain = FakeMessagesListChatModel(responses=[AIMessage("whole answer")])
-    router = make_router(models={"plain": plain}, cards=None)
+    router = make_router(models={"plain": plain}, pool=None)
     chunks = list(router.stream("hi"))
-    assert [c.content for c in chunks] == ["whole answer"]
-    assert chunks[0].chunk_position == "last"
+    assert [c.content for c in chunks] == ["whole answer", ""]
+    assert chunks[0].chunk_position == "last" and chunks[0].usage_metadata is None
+    assert chunks[1].usage_metadata == {"input_tokens": 1, "output_tokens": 3, "total_tokens": 4}
+    assert chunks[1].response_metadata["routing"] == {"usage_estimated": True}
 
 
 def test_tools_route_only_to_capable_members(make_router: MakeRouter) -> None:
     """With tools bound, members whose card lacks tool support are never candidates."""
     no_tools = ModelCard("small", input_usd_per_1m=0.1, supports_tools=False)
-    router = make_router(cards={"big": BIG, "small": no_tools})
+    router = make_router(pool={"big": BIG, "small": no_tools})
 
     def lookup(city: str) -> str:
         """Look up a city."""
@@ -235,7 +238,7 @@ def test_structured_output_across_the_pool(make_router: MakeRouter) -> None:
 
         value: int
 
-    router = make_router(cards={"big": BIG, "small": SMALL})
+    router = make_router(pool={"big": BIG, "small": SMALL})
     assert router.with_structured_output(Answer).invoke("2 + 40 = 42", preference="cost") == (
         Answer(value=2)
     )
@@ -296,9 +299,7 @@ def test_sticky_member_failure_falls_back_to_the_others(make_router: MakeRouter)
 
 def test_sticky_member_must_still_be_a_candidate(make_router: MakeRouter) -> None:
     """Stickiness never overrides capability filtering."""
-    router = make_router(
-        cards={"big": BIG, "small": SMALL.__class__("small", supports_tools=False)}
-    )
+    router = make_router(pool={"big": BIG, "small": SMALL.__class__("small", supports_tools=False)})
     previous = AIMessage("x", response_metadata={"routing": {"model": "small"}})
 
     def f(x: int) -> int:
@@ -320,11 +321,30 @@ def test_profile_is_the_intersection_of_members() -> None:
 def test_engine_can_be_given(make_router: MakeRouter) -> None:
     """A ready RoutingEngine is used as is; its pool must match the members."""
     engine = RoutingEngine([BIG, SMALL], encoder=HashingEncoder(n_features=32), explore=False)
-    router = make_router(engine=engine, cards=None)
+    members = make_router().models
+    router = RouterChatModel(models=members, engine=engine)
     assert router.routing_engine is engine
     assert _answered(router.invoke("hi", preference=Preference(quality=0, cost=1))) == "small"
     with pytest.raises(InvalidParameterError):
-        make_router(engine=RoutingEngine([BIG], encoder=HashingEncoder(n_features=8)))
+        RouterChatModel(
+            models=members, engine=RoutingEngine([BIG], encoder=HashingEncoder(n_features=8))
+        )
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"pool": {"big": BIG}},
+        {"encoder": HashingEncoder(n_features=8)},
+        {"explore": False},
+        {"prior_quality": {"big": 0.9}},
+    ],
+)
+def test_engine_refuses_parts_it_would_ignore(make_router: MakeRouter, part: Any) -> None:
+    """engine= with a pool, encoder, router, priors or explore flag is refused, not ignored."""
+    engine = RoutingEngine([BIG, SMALL], encoder=HashingEncoder(n_features=32))
+    with pytest.raises(InvalidParameterError, match="would be ignored"):
+        RouterChatModel(models=make_router().models, engine=engine, **part)
 
 
 @pytest.mark.parametrize(
@@ -332,8 +352,8 @@ def test_engine_can_be_given(make_router: MakeRouter) -> None:
     [
         ({"models": {}}, InvalidParameterError),
         ({"models": {"a": "not a model"}}, InvalidParameterError),
-        ({"cards": {"other": ModelCard("other")}}, UnknownModelError),
-        ({"cards": {"big": ModelCard("renamed")}}, InvalidParameterError),
+        ({"pool": {"other": ModelCard("other")}}, UnknownModelError),
+        ({"pool": {"big": ModelCard("renamed")}}, InvalidParameterError),
         ({"prior_quality": {"big": 2.0}}, InvalidParameterError),
     ],
 )
@@ -346,7 +366,7 @@ def test_invalid_construction(make_router: MakeRouter, overrides: Any, error: ty
 def test_long_conversations_skip_small_context_windows(make_router: MakeRouter) -> None:
     """The whole history counts against a member's context window."""
     tiny = ModelCard("small", input_usd_per_1m=0.1, context_window=50)
-    router = make_router(cards={"big": BIG, "small": tiny}, sticky=False)
+    router = make_router(pool={"big": BIG, "small": tiny}, sticky=False)
     assert _answered(router.invoke("short", preference="cost")) == "small"
     turns = [HumanMessage("q"), AIMessage("a")] * 3  # pushes the long turn out of the encoded text
     history = [HumanMessage("word " * 100), AIMessage("ok"), *turns, HumanMessage("short")]
@@ -362,7 +382,7 @@ def test_structured_output_skips_members_without_it(make_router: MakeRouter) -> 
         value: int
 
     plain = ModelCard("small", input_usd_per_1m=0.1, supports_structured_output=False)
-    router = make_router(cards={"big": BIG, "small": plain})
+    router = make_router(pool={"big": BIG, "small": plain})
     chain = router.with_structured_output(Answer, include_raw=True)
     out = chain.invoke("7", preference="cost")
     assert isinstance(out, dict) and out["parsed"] == Answer(value=7)

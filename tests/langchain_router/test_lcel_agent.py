@@ -33,7 +33,7 @@ def fitted_router() -> RouterChatModel:
             "big": FakeToolChatModel(model_name="big"),
             "small": FakeToolChatModel(model_name="small"),
         },
-        cards={"big": BIG, "small": SMALL},
+        pool={"big": BIG, "small": SMALL},
         router=ridge,
         encoder=encoder,
         explore=False,

@@ -29,7 +29,7 @@ def make_cards() -> list[ModelCard]:
 def make_router(**kwargs: Any) -> RouterLLM:
     """A deterministic router over two tool-calling mocks."""
     llms = kwargs.pop(
-        "llms",
+        "models",
         {
             "big": MockToolLLM(model="big", reply="big answer"),
             "small": MockToolLLM(model="small", reply="small answer"),

@@ -202,3 +202,20 @@ def test_one_good_rating_of_the_expensive_member_keeps_cost_calls_off_it_in_both
         for q in questions
     ]
     assert lc_models == li_models == ["small"] * 10
+
+
+def test_same_default_preference_without_any_preference() -> None:
+    """With no preference given, both plugins use the engine's default_preference."""
+    engine = RoutingEngine(
+        make_cards(),
+        encoder=HashingEncoder(n_features=64),
+        explore=False,
+        default_preference="cost",
+    )
+    lc, li = plugins(engine)
+    lc_routing = lc.invoke("What is the capital of France?").response_metadata["routing"]
+    li_routing = li.chat(
+        as_llamaindex([("user", "What is the capital of France?")])
+    ).additional_kwargs["routing"]
+    assert lc_routing["model"] == li_routing["model"] == "small"
+    same_decision(lc_routing, li_routing)

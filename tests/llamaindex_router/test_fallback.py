@@ -20,7 +20,7 @@ def user() -> list[ChatMessage]:
 def flaky() -> RouterLLM:
     """``big`` (chosen for quality) always fails; ``small`` answers."""
     return make_router(
-        llms={
+        models={
             "big": FailingLLM(message="big is down"),
             "small": MockToolLLM(model="small", reply="small answer"),
         },
@@ -81,7 +81,7 @@ async def test_async_stream_falls_back_before_first_chunk(flaky: RouterLLM) -> N
 def test_stream_error_after_first_chunk_propagates() -> None:
     """Once a member has streamed output, its error reaches the caller (no silent switch)."""
     router = make_router(
-        llms={"big": FailingLLM(chunks_before_failure=1), "small": MockToolLLM()},
+        models={"big": FailingLLM(chunks_before_failure=1), "small": MockToolLLM()},
         pool=None,
         prior_quality={"big": 0.9, "small": 0.5},
     )
@@ -95,7 +95,7 @@ def test_stream_error_after_first_chunk_propagates() -> None:
 async def test_async_stream_error_after_first_chunk_propagates() -> None:
     """The async stream behaves the same after its first chunk."""
     router = make_router(
-        llms={"big": FailingLLM(chunks_before_failure=1), "small": MockToolLLM()},
+        models={"big": FailingLLM(chunks_before_failure=1), "small": MockToolLLM()},
         pool=None,
         prior_quality={"big": 0.9, "small": 0.5},
     )
@@ -108,7 +108,7 @@ async def test_async_stream_error_after_first_chunk_propagates() -> None:
 def test_all_failed(recorder: EventRecorder) -> None:
     """When every candidate fails, AllCandidatesFailedError lists each member's error."""
     router = make_router(
-        llms={"big": FailingLLM(message="a"), "small": FailingLLM(message="b")}, pool=None
+        models={"big": FailingLLM(message="a"), "small": FailingLLM(message="b")}, pool=None
     )
     with pytest.raises(AllCandidatesFailedError) as info:
         router.chat(user())
@@ -122,7 +122,7 @@ def test_all_failed(recorder: EventRecorder) -> None:
 
 async def test_async_all_failed() -> None:
     """The async paths raise AllCandidatesFailedError too."""
-    router = make_router(llms={"big": FailingLLM(), "small": FailingLLM()}, pool=None)
+    router = make_router(models={"big": FailingLLM(), "small": FailingLLM()}, pool=None)
     with pytest.raises(AllCandidatesFailedError):
         await router.achat(user())
     with pytest.raises(AllCandidatesFailedError):

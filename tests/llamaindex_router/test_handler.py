@@ -115,7 +115,7 @@ def test_nested_member_events_recorded_once(
     attach: Any, monkeypatch: pytest.MonkeyPatch, recorder: EventRecorder
 ) -> None:
     """A member whose chat() calls its own complete() emits two LLM pairs; one outcome is stored."""
-    router = make_router(llms={"big": MockLLM(), "small": MockLLM()}, pool=None)
+    router = make_router(models={"big": MockLLM(), "small": MockLLM()}, pool=None)
     handler = attach(FeedbackEventHandler(router=router))
     seen = count_outcomes(handler, monkeypatch)
     response = router.chat(user())
@@ -126,7 +126,7 @@ def test_nested_member_events_recorded_once(
 def test_fallback_outcome_names_the_answering_member(attach: Any) -> None:
     """After a fallback, the record names the member that answered; all-failed records an error."""
     router = make_router(
-        llms={"big": FailingLLM(), "small": MockToolLLM(model="small")},
+        models={"big": FailingLLM(), "small": MockToolLLM(model="small")},
         pool=None,
         prior_quality={"big": 0.9, "small": 0.5},
     )
@@ -134,7 +134,7 @@ def test_fallback_outcome_names_the_answering_member(attach: Any) -> None:
     response = router.chat(user(), preference="quality")
     record = handler.store.get(response.additional_kwargs["routing"]["decision_id"])
     assert (record.chosen_model, record.model) == ("big", "small")
-    broken = make_router(llms={"big": FailingLLM(), "small": FailingLLM()}, pool=None)
+    broken = make_router(models={"big": FailingLLM(), "small": FailingLLM()}, pool=None)
     attach(FeedbackEventHandler(handler.store, router=broken))
     with pytest.raises(AllCandidatesFailedError):
         broken.chat(user())
@@ -221,15 +221,15 @@ def test_batch_retrain_from_store_and_swap(router: RouterLLM, attach: Any) -> No
     assert router.route(user(), "quality").model == "small"
 
 
-def test_memory_is_bounded(
-    router: RouterLLM, handler: FeedbackEventHandler, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_memory_is_bounded(router: RouterLLM, attach: Any) -> None:
     """Only the newest request ids stay in memory; older ones are found in the store."""
-    monkeypatch.setattr("llamaindex_router.handler.MAX_TRACKED", 2)
+    handler = FeedbackEventHandler(router=router, max_tracked=2)
+    attach(handler)
     for i in range(3):
         with instrument_tags({"request_id": f"r{i}"}):
             router.chat(user())
-    assert list(handler._requests) == ["r1", "r2"]
+    assert handler.recorder.keys("r0") == ["r0"]  # forgotten in memory
+    assert len(handler.recorder.keys("r2")) == 1 and handler.recorder.keys("r2") != ["r2"]
     (record,) = handler.rate("r0", 0.5)
     assert record.metadata["request_id"] == "r0"
 

@@ -23,6 +23,7 @@ from shared import (
     Preference,
     PreferenceError,
     RoutingEngine,
+    UnknownModelError,
 )
 from tests.async_helpers import SlowEncoder, ticks_during
 
@@ -80,7 +81,7 @@ def test_complete_maps_to_chat_for_chat_members() -> None:
     """A chat member receives the prompt as one user message; a completion member completes."""
     chat_member = MockChatLLM(reply="from chat")
     text_member = MockChatLLM(reply="from complete", is_chat=False)
-    router = make_router(llms={"big": chat_member, "small": text_member})
+    router = make_router(models={"big": chat_member, "small": text_member})
     assert router.complete("hi", preference="quality").text == "from chat"
     assert chat_member.calls == ["chat"]
     assert [m.role for m in chat_member.last_messages] == [MessageRole.USER]
@@ -91,7 +92,7 @@ def test_complete_maps_to_chat_for_chat_members() -> None:
 def test_stream_complete_both_member_kinds() -> None:
     """stream_complete streams chat members' chunks as completions, and completion members too."""
     router = make_router(
-        llms={"big": MockChatLLM(reply="a b c"), "small": MockChatLLM(reply="x y", is_chat=False)}
+        models={"big": MockChatLLM(reply="a b c"), "small": MockChatLLM(reply="x y", is_chat=False)}
     )
     big = list(router.stream_complete("hi", preference="quality"))
     assert [c.delta for c in big] == ["a", " b", " c"]
@@ -104,7 +105,7 @@ def test_stream_complete_both_member_kinds() -> None:
 async def test_async_complete_and_stream_complete() -> None:
     """acomplete and astream_complete work for chat and completion members."""
     router = make_router(
-        llms={"big": MockChatLLM(reply="a b"), "small": MockChatLLM(reply="x y", is_chat=False)}
+        models={"big": MockChatLLM(reply="a b"), "small": MockChatLLM(reply="x y", is_chat=False)}
     )
     assert (await router.acomplete("hi", preference="quality")).text == "a b"
     stream = await router.astream_complete("hi", preference="cost")
@@ -116,7 +117,7 @@ async def test_async_complete_and_stream_complete() -> None:
 
 def test_completion_only_member_keeps_roles_through_chat() -> None:
     """chat() goes to member.chat, so a completion-only LLM formats the roles itself."""
-    router = make_router(llms={"big": MockLLM(), "small": MockLLM()}, pool=None)
+    router = make_router(models={"big": MockLLM(), "small": MockLLM()}, pool=None)
     messages = [
         ChatMessage(role=MessageRole.SYSTEM, content="Be brief."),
         ChatMessage(role=MessageRole.USER, content="hello"),
@@ -127,9 +128,10 @@ def test_completion_only_member_keeps_roles_through_chat() -> None:
 
 
 def test_metadata_is_honest() -> None:
-    """Smallest context and output, function calling and chat only when every member has them."""
+    """Smallest context and output; chat only when every member is; function calling when at
+    least one member is (tool calls are routed to those only)."""
     router = make_router(
-        llms={
+        models={
             "big": MockToolLLM(context_window=32_000, num_output=1_000),
             "small": MockChatLLM(context_window=4_000, num_output=500, is_chat=False),
         }
@@ -137,9 +139,11 @@ def test_metadata_is_honest() -> None:
     md = router.metadata
     assert md.context_window == 4_000
     assert md.num_output == 500
-    assert md.is_function_calling_model is False
+    assert md.is_function_calling_model is True
     assert md.is_chat_model is False
     assert md.model_name == "prefroute-router"
+    no_tools = make_router(models={"big": MockChatLLM(), "small": MockChatLLM()})
+    assert no_tools.metadata.is_function_calling_model is False
     assert router.engine.pool["small"].supports_tools is False  # the card was corrected
     all_tools = make_router()
     assert all_tools.metadata.is_function_calling_model is True
@@ -156,7 +160,7 @@ def test_metadata_uses_smaller_card_context() -> None:
 def test_default_cards_come_from_member_metadata() -> None:
     """Without cards, context window and tool support are read from the members."""
     router = make_router(
-        llms={"a": MockToolLLM(context_window=2_048), "b": MockChatLLM()}, pool=None
+        models={"a": MockToolLLM(context_window=2_048), "b": MockChatLLM()}, pool=None
     )
     assert router.engine.pool["a"].context_window == 2_048
     assert router.engine.pool["a"].supports_tools is True
@@ -219,10 +223,10 @@ def test_construction_errors() -> None:
         RouterLLM({})
     with pytest.raises(InvalidParameterError, match="must be a llama_index LLM"):
         RouterLLM({"a": "not an llm"})  # type: ignore[dict-item]
-    with pytest.raises(InvalidParameterError, match="same names"):
+    with pytest.raises(UnknownModelError, match="other"):
         make_router(pool=[ModelCard("big"), ModelCard("other")])
     engine = RoutingEngine(make_cards(), encoder=HashingEncoder(n_features=8))
-    with pytest.raises(InvalidParameterError, match="not both"):
+    with pytest.raises(InvalidParameterError, match="would be ignored"):
         make_router(engine=engine)
     tool_less = {"big": MockChatLLM(), "small": MockChatLLM()}
     with pytest.raises(InvalidParameterError, match="supports tools"):

@@ -104,7 +104,7 @@ class BreakableToolLLM(MockToolLLM):
 def test_sticky_owner_failure_falls_back_to_the_others(attach: Any) -> None:
     """When the pinned member fails before output, the next candidate answers and it is recorded."""
     router = make_router(
-        llms={
+        models={
             "big": BreakableToolLLM(model="big", reply="big answer"),
             "small": MockToolLLM(model="small", reply="small answer"),
         }
@@ -130,8 +130,8 @@ def test_sticky_owner_failure_falls_back_to_the_others(attach: Any) -> None:
 
 
 def test_sticky_tools_can_be_disabled() -> None:
-    """With sticky_tools=False a tool-result turn is routed like any other."""
-    router = make_router(sticky_tools=False)
+    """With sticky=False a tool-result turn is routed like any other."""
+    router = make_router(sticky=False)
     first = router.chat_with_tools([TOOL], user_msg="add", preference="quality")
     (call,) = router.get_tool_calls_from_response(first)
     history = [
@@ -148,7 +148,7 @@ def test_sticky_tools_can_be_disabled() -> None:
 def test_tool_calls_only_go_to_tool_members() -> None:
     """A member without function calling is never chosen for a call with tools."""
     router = make_router(
-        llms={"big": MockChatLLM(reply="no tools"), "small": MockToolLLM(model="small")},
+        models={"big": MockChatLLM(reply="no tools"), "small": MockToolLLM(model="small")},
     )
     assert (
         router.chat([ChatMessage(role="user", content="hi")], preference="quality").message.content
@@ -156,12 +156,12 @@ def test_tool_calls_only_go_to_tool_members() -> None:
     )
     response = router.chat_with_tools([TOOL], user_msg="add", preference="quality")
     assert response.additional_kwargs["routing"]["ranking"] == ["small"]
-    assert router.metadata.is_function_calling_model is False
+    assert router.metadata.is_function_calling_model is True  # at least one member calls tools
 
 
 def test_no_tool_member_raises() -> None:
     """Tools with no tool-capable member is a clear error."""
-    router = make_router(llms={"big": MockChatLLM(), "small": MockChatLLM()})
+    router = make_router(models={"big": MockChatLLM(), "small": MockChatLLM()})
     with pytest.raises(InvalidParameterError, match="tool calling"):
         router.chat_with_tools([TOOL], user_msg="add")
 
@@ -169,7 +169,7 @@ def test_no_tool_member_raises() -> None:
 def test_tool_call_falls_back() -> None:
     """A failing tool-capable member is replaced by the next one, streaming or not."""
     router = make_router(
-        llms={"big": FailingLLM(function_calling=True), "small": MockToolLLM(model="small")},
+        models={"big": FailingLLM(function_calling=True), "small": MockToolLLM(model="small")},
         pool=None,
         prior_quality={"big": 0.9, "small": 0.5},
     )
@@ -184,7 +184,7 @@ def test_tool_call_falls_back() -> None:
 def test_failing_llm_without_function_calling_is_skipped_for_tools() -> None:
     """A member that cannot call tools is not even tried for a tool call."""
     router = make_router(
-        llms={"big": FailingLLM(), "small": MockToolLLM(model="small")},
+        models={"big": FailingLLM(), "small": MockToolLLM(model="small")},
         pool=None,
         prior_quality={"big": 0.9, "small": 0.5},
     )
