@@ -51,7 +51,7 @@ def _router(encoder: Any, n_members: int) -> RouterChatModel:
     names = [f"m{i}" for i in range(n_members)]
     return RouterChatModel(
         models={n: FakeToolChatModel(model_name=n, answer="ok") for n in names},
-        cards={
+        pool={
             n: ModelCard(n, input_usd_per_1m=0.1 * 3**i, output_usd_per_1m=0.4 * 3**i)
             for i, n in enumerate(names)
         },

@@ -176,7 +176,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     members = {m: ReplayChatModel(model_name=m, outcomes=outcomes[m]) for m in models}
     router_model = RouterChatModel(
         models=members,
-        cards={m: members[m].card() for m in models},
+        pool={m: members[m].card() for m in models},
         router=_make_router(args.router, args.seed),
         encoder=fast_encoder,
         explore=True,
