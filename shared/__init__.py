@@ -83,6 +83,7 @@ if TYPE_CHECKING:
     from .capabilities import FitsBandit as FitsBandit
     from .capabilities import FitsLabels as FitsLabels
     from .capabilities import FitsTable as FitsTable
+    from .capabilities import LearnsLatency as LearnsLatency
     from .capabilities import LearnsOnline as LearnsOnline
     from .capabilities import Persists as Persists
     from .capabilities import ensure_ready as ensure_ready

@@ -24,8 +24,15 @@ from numpy.typing import ArrayLike, NDArray
 from . import persistence
 from ._registry import register_router
 from ._validation import Constraint, check_embeddings, validate_params
+from .capabilities import LearnsLatency
 from .decision import Decision
-from .exceptions import DataError, InvalidParameterError, NotFittedError, UnknownModelError
+from .exceptions import (
+    DataError,
+    InvalidParameterError,
+    NotFittedError,
+    ObjectiveError,
+    UnknownModelError,
+)
 from .preference import Preference, PreferenceLike
 
 __all__ = [
@@ -146,6 +153,7 @@ class RouteScores:
         cost: ``(n, K)`` predicted USD per call, if the router predicts it.
         uncertainty: ``(n, K)`` standard deviation of the predicted quality, if the router
             computed it.
+        latency: ``(n, K)`` predicted seconds per call, if the router predicts latency.
     """
 
     utility: FloatArray
@@ -153,6 +161,7 @@ class RouteScores:
     quality: FloatArray | None = None
     cost: FloatArray | None = None
     uncertainty: FloatArray | None = None
+    latency: FloatArray | None = None
 
 
 class BaseRouter(BaseEstimator):
@@ -171,6 +180,9 @@ class BaseRouter(BaseEstimator):
     models_: list[str]
     n_features_in_: int
     cost_scale_: float
+
+    #: Saved arrays in which NaN is legitimate (an unobserved cell); a load refuses NaN elsewhere.
+    _nan_arrays: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -211,7 +223,13 @@ class BaseRouter(BaseEstimator):
         if cost is None or rs.cost is None or rs.probabilities is not None:
             return rs
         shift = preference.cost * (rs.cost - cost) / self.cost_scale_
-        return RouteScores(utility=rs.utility + shift, quality=rs.quality, cost=cost)
+        return RouteScores(
+            utility=rs.utility + shift,
+            quality=rs.quality,
+            cost=cost,
+            uncertainty=rs.uncertainty,
+            latency=rs.latency,
+        )
 
     # ------------------------------------------------------------------ helpers
     def _is_fitted(self) -> bool:
@@ -257,10 +275,37 @@ class BaseRouter(BaseEstimator):
         """Whether the router has learned anything yet."""
         return self._is_fitted()
 
+    @property
+    def predicts_latency(self) -> bool:
+        """Whether the router can score a latency weight (it learned latencies or a prior).
+
+        ``False`` unless the router is :class:`~shared.capabilities.LearnsLatency` and was
+        trained or started with latencies; a preference with a latency weight then raises
+        :class:`~shared.ObjectiveError`.
+        """
+        return False
+
+    def _check_objectives(self, preference: Preference) -> None:
+        """Refuse a preference weighing an objective this router cannot predict."""
+        if preference.latency > 0 and not self.predicts_latency:
+            raise ObjectiveError(
+                f"The preference puts weight {preference.latency:.3g} on latency, but "
+                f"{type(self).__name__} "
+                + (
+                    "was trained without latencies (give latency= to fit or fit_bandit, or "
+                    "prior_latency= to initialize)."
+                    if isinstance(self, LearnsLatency)
+                    else "does not model latency."
+                )
+                + " Use a preference without a latency weight, or a router that learns latency."
+            )
+
     def scores(self, X: ArrayLike, preference: PreferenceLike | None = None) -> RouteScores:
         """All of the router's per-model scores for a batch, without exploration."""
         Xc = self._check_X(X, allow_1d=True)
-        return self._route_scores(Xc, Preference.coerce(preference or Preference()), False)
+        pref = Preference.coerce(preference or Preference())
+        self._check_objectives(pref)
+        return self._route_scores(Xc, pref, False)
 
     def decision_function(
         self, X: ArrayLike, preference: PreferenceLike | None = None
@@ -332,6 +377,7 @@ class BaseRouter(BaseEstimator):
         """
         Xc = self._check_X(X, allow_1d=True)
         pref = Preference.coerce(preference if preference is not None else Preference())
+        self._check_objectives(pref)
         mask = self._candidate_mask(candidates)
         known = None if cost is None else self._check_call_cost(cost, Xc.shape[0])
         rs = self._call_scores(Xc, pref, explore, mask, known)
@@ -369,6 +415,7 @@ class BaseRouter(BaseEstimator):
                     None if rs.uncertainty is None else tuple(map(float, rs.uncertainty[i]))
                 ),
                 router=type(self).__name__,
+                latency=None if rs.latency is None else tuple(map(float, rs.latency[i])),
                 **kwargs,
             )
             logger.debug(

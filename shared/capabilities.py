@@ -17,6 +17,10 @@ instead of probing for methods:
 * :class:`ColdStartsFromPriors`: the same, starting from per-model prior quality and cost.
 * :class:`LearnsOnline`: ``update(x, model, quality, cost, *, propensity, preference)``.
 * :class:`Persists`: ``save`` / :func:`~shared.load_router` round trips.
+* :class:`LearnsLatency`: its ``fit`` / ``fit_bandit`` / ``update`` take ``latency=`` (seconds)
+  and its ``initialize`` ``prior_latency=``; once it has latencies it scores a preference's
+  latency weight (:attr:`~shared.BaseRouter.predicts_latency`). Any other router refuses a
+  latency weight with :class:`~shared.ObjectiveError`.
 
 :func:`ensure_ready` is the one place that turns "a router" into "a router that can decide now"
 (cold-starting it when it can, with the pool's priors when it takes them); the engine, the
@@ -58,10 +62,12 @@ __all__ = [
     "FitsBandit",
     "FitsLabels",
     "FitsTable",
+    "LearnsLatency",
     "LearnsOnline",
     "Persists",
     "capabilities_of",
     "ensure_ready",
+    "latency_kwargs",
     "require",
 ]
 
@@ -147,6 +153,21 @@ class LearnsOnline(ABC):
         """Learn from one rated outcome of ``model`` on the prompt embedding ``x``."""
 
 
+class LearnsLatency(ABC):
+    """Learns latency as a third objective (seconds per call), beside quality and cost.
+
+    Its ``fit`` / ``fit_bandit`` / ``update`` accept ``latency=`` and its ``initialize``
+    ``prior_latency=``; :attr:`predicts_latency` is true once it has seen latencies or a prior,
+    and only then does it score a preference's latency weight (else
+    :class:`~shared.ObjectiveError`).
+    """
+
+    @property
+    @abstractmethod
+    def predicts_latency(self) -> bool:
+        """Whether latencies (observed or prior) were learned."""
+
+
 class Persists(ABC):
     """Saves its learned state as JSON + arrays (see :mod:`shared.persistence`)."""
 
@@ -167,6 +188,7 @@ CAPABILITIES: tuple[type, ...] = (
     ColdStarts,
     ColdStartsFromPriors,
     LearnsOnline,
+    LearnsLatency,
     Persists,
 )
 
@@ -177,7 +199,7 @@ def capabilities_of(router: object | type) -> tuple[str, ...]:
     Examples:
         >>> from shared import KNNRouter
         >>> capabilities_of(KNNRouter)
-        ('FitsTable', 'Persists')
+        ('FitsTable', 'LearnsLatency', 'Persists')
     """
     cls = router if isinstance(router, type) else type(router)
     return tuple(c.__name__ for c in CAPABILITIES if issubclass(cls, c))
@@ -198,6 +220,18 @@ def require(router: object, capability: type, doing: str) -> None:
         )
 
 
+def latency_kwargs(router: object, latency: Any, name: str = "latency") -> dict[str, Any]:
+    """``{name: latency}`` for a :class:`LearnsLatency` router and a latency that is not
+    ``None``, else ``{}``: the keyword to add to ``fit`` / ``fit_bandit`` / ``update``.
+
+    Examples:
+        >>> from shared import BaRPRouter, RidgeRouter
+        >>> latency_kwargs(RidgeRouter(), 0.4), latency_kwargs(BaRPRouter(), 0.4)
+        ({'latency': 0.4}, {})
+    """
+    return {name: latency} if latency is not None and isinstance(router, LearnsLatency) else {}
+
+
 def ensure_ready(
     router: R,
     models: Sequence[str],
@@ -205,6 +239,7 @@ def ensure_ready(
     *,
     prior_quality: PerModel = None,
     prior_cost: PerModel = None,
+    prior_latency: PerModel = None,
     online: bool = False,
 ) -> R:
     """Return ``router`` ready to decide: as it is when fitted, else cold-started.
@@ -218,6 +253,8 @@ def ensure_ready(
         n_features: the embedding width (used only for a cold start).
         prior_quality: per-model prior quality for a cold start from priors.
         prior_cost: per-model prior cost for a cold start from priors.
+        prior_latency: per-model prior latency (seconds), used by a :class:`LearnsLatency`
+            router's cold start from priors.
         online: also require :class:`LearnsOnline` (the caller will ``update`` it).
 
     Raises:
@@ -229,8 +266,9 @@ def ensure_ready(
     if router.is_fitted:
         return router
     if isinstance(router, ColdStartsFromPriors):
+        extra = latency_kwargs(router, prior_latency, "prior_latency")
         router.initialize(
-            list(models), n_features, prior_quality=prior_quality, prior_cost=prior_cost
+            list(models), n_features, prior_quality=prior_quality, prior_cost=prior_cost, **extra
         )
     elif isinstance(router, ColdStarts):
         router.initialize(list(models), n_features)

@@ -10,8 +10,8 @@ Examples:
     ...              preference=Preference(), ranking=("a", "b"))
     >>> d.fallbacks
     ('b',)
-    >>> sorted(d.to_dict())[:3]
-    ['cost', 'decision_id', 'model']
+    >>> sorted(d.to_dict())[:4]
+    ['cost', 'decision_id', 'latency', 'model']
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class Decision:
             fallbacks, tried in order if the chosen model fails.
         quality: predicted quality per model, if the router predicts it.
         cost: predicted USD cost per call per model, if the router predicts it.
+        latency: predicted seconds per call per model, if the router predicts latency.
         probabilities: the routing distribution over ``models`` (0 for non-candidates), if stochastic.
         decision_id: unique id, the key ratings refer to.
         router: class name of the router that decided.
@@ -66,6 +67,7 @@ class Decision:
     decision_id: str = field(default_factory=new_decision_id)
     router: str = ""
     uncertainty: tuple[float, ...] | None = None
+    latency: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.model not in self.models:
@@ -105,11 +107,13 @@ class Decision:
             decision_id=self.decision_id,
             router=self.router,
             uncertainty=self.uncertainty,
+            latency=self.latency,
         )
 
     def candidates(self) -> list[dict[str, Any]]:
         """One row per candidate, best-ranked first: ``model``, predicted ``quality``, its
-        ``uncertainty`` (standard deviation), predicted ``cost`` (USD per call), ``utility`` (the
+        ``uncertainty`` (standard deviation), predicted ``cost`` (USD per call) and ``latency``
+        (seconds), ``utility`` (the
         router's score under the preference), routing ``probability`` and ``chosen``. Values the
         router does not compute are ``None``.
 
@@ -133,6 +137,7 @@ class Decision:
                     "quality": at(self.quality),
                     "uncertainty": at(self.uncertainty),
                     "cost": at(self.cost),
+                    "latency": at(self.latency),
                     "utility": float(self.scores[j]),
                     "probability": at(self.probabilities),
                     "chosen": name == self.model,
@@ -248,6 +253,7 @@ class Decision:
             "scores": per_model(self.scores),
             "quality": per_model(self.quality),
             "cost": per_model(self.cost),
+            "latency": per_model(self.latency),
             "probabilities": per_model(self.probabilities),
             "ranking": list(self.ranking),
             "router": self.router,
@@ -277,4 +283,5 @@ class Decision:
             decision_id=str(data["decision_id"]),
             router=str(data.get("router", "")),
             uncertainty=values("uncertainty"),
+            latency=values("latency"),
         )

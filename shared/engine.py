@@ -44,7 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._base import BaseRouter
-from .capabilities import LearnsOnline, ensure_ready
+from .capabilities import LearnsOnline, ensure_ready, latency_kwargs
 from .costs import CallCostModel
 from .decision import Decision
 from .exceptions import InvalidParameterError, UnknownModelError
@@ -174,8 +174,18 @@ class RoutingEngine:
                 n_features,
                 prior_quality=prior_q,
                 prior_cost=prior_c,
+                prior_latency=self._latency_priors(),
                 online=online,
             )
+
+    def _latency_priors(self) -> dict[str, float] | None:
+        """The cards' ``latency_s`` (a card without one gets the mean of the others); ``None``
+        when no card has a latency: the cold-start router then refuses a latency weight."""
+        known = {c.name: float(c.latency_s) for c in self.pool if c.latency_s is not None}
+        if not known:
+            return None
+        mean = sum(known.values()) / len(known)
+        return {name: known.get(name, mean) for name in self.pool.names}
 
     def candidates(
         self,
@@ -392,8 +402,12 @@ class RoutingEngine:
         preference: PreferenceLike | None = None,
         input_tokens: int | None = None,
         output_tokens: int | None = None,
+        latency: float | None = None,
     ) -> None:
         """Update the router online with one rated outcome (thread-safe).
+
+        ``latency`` (seconds of the call) teaches a router that learns latency (the default
+        ridge, when a card has ``latency_s``) the member's latency.
 
         The call's completion length (``output_tokens`` from its usage, else the length its
         ``cost`` implies with ``input_tokens``, estimated from ``prompt`` when ``None``) also
@@ -420,6 +434,7 @@ class RoutingEngine:
                 cost,
                 propensity=float(propensity),
                 preference=None if preference is None else Preference.coerce(preference),
+                **latency_kwargs(router, latency),
             )
             if model in self.pool:
                 self.cost_model.observe(
@@ -451,6 +466,7 @@ class RoutingEngine:
             preference=record.preference,
             input_tokens=record.input_tokens,
             output_tokens=record.output_tokens,
+            latency=record.latency_s,
         )
 
     def describe(self) -> dict[str, Any]:

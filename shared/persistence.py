@@ -510,10 +510,12 @@ def _check_state(router: BaseRouter, arrays: Mapping[str, NDArray[Any]]) -> None
     ):
         raise PersistenceError(f"Corrupt saved {name}: cost scale must be finite and > 0.")
     for key, array in arrays.items():
-        # NaN may mark an unobserved cell (a kNN router's training outcomes); inf never does,
-        # and NaN where it matters shows in the probe's scores below.
-        if array.dtype.kind == "f" and np.isinf(array).any():
-            raise PersistenceError(f"Corrupt saved {name}: array {key!r} has infinite values.")
+        if array.dtype.kind != "f":
+            continue
+        # NaN marks an unobserved cell in the arrays a router declares (a kNN training table)
+        allowed_nan = key in router._nan_arrays
+        if np.isinf(array).any() or (not allowed_nan and np.isnan(array).any()):
+            raise PersistenceError(f"Corrupt saved {name}: array {key!r} has NaN or inf values.")
     rng = getattr(router, "rng_", None)
     rng_state = rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
     probe = np.vstack([np.zeros(n_features), np.linspace(-1.0, 1.0, n_features)])

@@ -23,7 +23,15 @@ from numpy.typing import NDArray
 
 from .._base import BaseRouter
 from .._registry import router_class, router_short_names
-from ..capabilities import ColdStarts, FitsBandit, FitsLabels, FitsTable, LearnsOnline, require
+from ..capabilities import (
+    ColdStarts,
+    FitsBandit,
+    FitsLabels,
+    FitsTable,
+    LearnsOnline,
+    latency_kwargs,
+    require,
+)
 from ..encoders.named import ENCODER_CHOICES
 from ..exceptions import InvalidParameterError
 from ..tables import RoutingTable
@@ -128,7 +136,7 @@ def expert_labels(t: RoutingTable) -> list[str]:
 
 def _fit_full(router: BaseRouter, X: FloatArray, t: RoutingTable) -> BaseRouter:
     if isinstance(router, FitsTable):
-        router.fit(X, t.quality, t.cost, models=list(t.models))
+        router.fit(X, t.quality, t.cost, models=list(t.models), **latency_kwargs(router, t.latency))
     elif isinstance(router, FitsLabels):
         router.fit(X, expert_labels(t), experts=list(t.models))
     else:

@@ -33,6 +33,7 @@ from .metrics import (
     random_point,
     single_model_points,
 )
+from .objectives import choice_outcomes
 from .plots import extra_plot_path, frontier_curve, plot_learning_curves, plot_pareto
 from .report import EvaluationReport, RouterResult, evaluate_routers, router_aiq
 from .simulate import (
@@ -66,6 +67,7 @@ __all__ = [
     "apgr",
     "bandit_log_from_table",
     "best_single_index",
+    "choice_outcomes",
     "cost_at_quality",
     "cpt",
     "default_lambdas",

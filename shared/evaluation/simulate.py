@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import BaseRouter
-from ..capabilities import LearnsOnline, ensure_ready
+from ..capabilities import LearnsOnline, ensure_ready, latency_kwargs
 from ..exceptions import DataError, InvalidParameterError
 from ..outcomes import BanditLog
 from ..preference import Preference, PreferenceLike
@@ -98,6 +98,7 @@ def bandit_log_from_table(
         propensity=probs[rows, choice],
         preferences=pref_arr,
         models=table.models,
+        latency=None if table.latency is None else table.latency[rows, choice].copy(),
     )
 
 
@@ -139,6 +140,7 @@ def simulate_bandit(
     on_checkpoint: Callable[[float, BaseRouter, float | None], None] | None = None,
     test: tuple[ArrayLike, ArrayLike, ArrayLike] | None = None,
     lambdas: ArrayLike | None = None,
+    latency: ArrayLike | None = None,
 ) -> BanditSimulation:
     """Train ``router`` from bandit feedback on a full table, measuring a learning curve.
 
@@ -164,6 +166,8 @@ def simulate_bandit(
         on_checkpoint: called as ``on_checkpoint(fraction, router, test_aiq)`` at each checkpoint.
         test: ``(X_test, quality_test, cost_test)`` to measure the test AIQ at checkpoints.
         lambdas: sweep settings of the test AIQ.
+        latency: ``(n, K)`` true latency in seconds (NaN = unknown); the chosen model's is
+            revealed to a :class:`~shared.LearnsLatency` router with each update.
 
     Raises:
         CapabilityError: the router cannot learn online.
@@ -177,6 +181,9 @@ def simulate_bandit(
     names = list(models)
     if Xa.ndim != 2 or Q.shape != C.shape or Q.shape != (Xa.shape[0], len(names)):
         raise DataError(f"X {Xa.shape}, quality {Q.shape}, cost {C.shape} disagree.")
+    La = None if latency is None else np.asarray(latency, dtype=np.float64)
+    if La is not None and La.shape != Q.shape:
+        raise DataError(f"latency {La.shape} and quality {Q.shape} disagree.")
     if n_passes < 1 or any(not 0 < f <= 1 for f in checkpoints):
         raise InvalidParameterError("n_passes must be >= 1 and checkpoints in (0, 1].")
     if preferences is not None and len(preferences) != Xa.shape[0]:
@@ -191,7 +198,7 @@ def simulate_bandit(
     obs = ~np.isnan(Q)
     col = {m: j for j, m in enumerate(names)}
     chosen: list[str] = []
-    qs, cs, ps = (np.empty(total) for _ in range(3))
+    qs, cs, ps, ls = (np.empty(total) for _ in range(4))
     pref_rows = np.empty((total, 3))
     curve: list[tuple[float, float | None]] = []
     for step, i in enumerate(order, 1):
@@ -203,9 +210,14 @@ def simulate_bandit(
         decision = router.decide(Xa[i], pref, candidates=candidates, explore=True)
         j = col[decision.model]
         q, c = float(Q[i, j]), float(C[i, j])
-        router.update(Xa[i], decision.model, q, c, propensity=decision.propensity, preference=pref)
+        lat = None if La is None or np.isnan(La[i, j]) else float(La[i, j])
+        router.update(
+            Xa[i], decision.model, q, c, propensity=decision.propensity, preference=pref,
+            **latency_kwargs(router, lat),
+        )  # fmt: skip
         chosen.append(decision.model)
         qs[step - 1], cs[step - 1], ps[step - 1] = q, c, decision.propensity
+        ls[step - 1] = np.nan if lat is None else lat
         pref_rows[step - 1] = _pref_row(pref)
         if step in marks:
             value = None if test is None else router_aiq(router, *test, names, lambdas=lambdas)
@@ -220,6 +232,7 @@ def simulate_bandit(
         propensity=ps,
         preferences=pref_rows,
         models=tuple(names),
+        latency=None if La is None else ls,
     )
     return BanditSimulation(
         router=router,

@@ -97,6 +97,11 @@ def bandit_log_from_records(
         ).reshape(n, 3),
         models=_models(kept),
         decision_ids=tuple(r.decision_id for r in kept),
+        latency=None
+        if all(r.latency_s is None for r in kept)
+        else np.array(
+            [np.nan if r.latency_s is None else r.latency_s for r in kept], dtype=np.float64
+        ),
     )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._base import BaseRouter
-from ..capabilities import ColdStarts, FitsBandit, LearnsOnline, ensure_ready
+from ..capabilities import ColdStarts, FitsBandit, LearnsOnline, ensure_ready, latency_kwargs
 from ..exceptions import CapabilityError, FeedbackError
 from ..outcomes import PREFERENCE_KEYS, BanditLog
 from .records import DecisionRecord
@@ -114,6 +114,7 @@ class OnlineLearner:
                 cost=record.cost_usd,
                 propensity=record.learning_propensity,  # 1.0 for a fallback answer
                 preference=record.preference,
+                **latency_kwargs(router, record.latency_s),
             )
             self.n_learned_ += 1
         logger.debug(
@@ -181,6 +182,7 @@ class OnlineLearner:
                 log.propensity,
                 models=list(log.models),
                 preferences=log.preferences,
+                **latency_kwargs(router, log.latency),
             )
             return router
         if not (isinstance(router, ColdStarts) and isinstance(router, LearnsOnline)):
@@ -198,5 +200,9 @@ class OnlineLearner:
                 cost=float(cost[i]),
                 propensity=float(log.propensity[i]),
                 preference=None if prefs is None else dict(zip(PREFERENCE_KEYS, prefs[i])),
+                **latency_kwargs(
+                    router,
+                    None if log.latency is None or np.isnan(log.latency[i]) else log.latency[i],
+                ),
             )
         return router

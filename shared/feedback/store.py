@@ -288,6 +288,7 @@ class FeedbackStore:
             "predictions": {
                 "quality": per_model(decision.quality),
                 "cost": per_model(decision.cost),
+                "latency": per_model(decision.latency),
                 "probabilities": per_model(decision.probabilities),
             },
             "metadata": meta,

@@ -38,7 +38,7 @@ from .._validation import (
     is_layer_sizes,
     model_index,
 )
-from ..capabilities import FitsTable, Persists
+from ..capabilities import FitsTable, LearnsLatency, Persists
 from ..exceptions import InvalidParameterError
 from ..preference import Preference
 
@@ -94,8 +94,9 @@ class _TableRouter(FitsTable, Persists, BaseRouter):
         self.cost_scale_ = float(meta["cost_scale"])
 
 
-class KNNRouter(_TableRouter):
-    """Predict each model's quality and cost as the mean over the ``k`` nearest training prompts.
+class KNNRouter(LearnsLatency, _TableRouter):
+    """Predict each model's quality, cost (and latency, when given) as the mean over the ``k``
+    nearest training prompts.
 
     Args:
         k: number of neighbours.
@@ -103,7 +104,8 @@ class KNNRouter(_TableRouter):
         cost_scale: fixed cost unit; default: 95th percentile of the training costs.
 
     Unobserved cells are skipped in the means; a model never observed among the neighbours gets
-    its training mean.
+    its training mean. Fitted with ``latency=``, it scores a preference's latency weight in units
+    of ``latency_scale_`` (the 95th percentile of the training latencies).
     """
 
     _parameter_constraints = {  # noqa: RUF012
@@ -111,6 +113,8 @@ class KNNRouter(_TableRouter):
         "metric": [Options(("cosine", "euclidean"))],
         "cost_scale": [None, Interval(float, 0, None, closed="neither")],
     }
+
+    _nan_arrays = frozenset({"quality", "cost", "latency"})
 
     @classmethod
     def _unit_test_params(cls) -> list[dict[str, Any]]:
@@ -122,14 +126,29 @@ class KNNRouter(_TableRouter):
         self.cost_scale = cost_scale
 
     def fit(
-        self, X: ArrayLike, quality: ArrayLike, cost: ArrayLike | None, *, models: Sequence[str]
+        self,
+        X: ArrayLike,
+        quality: ArrayLike,
+        cost: ArrayLike | None,
+        *,
+        models: Sequence[str],
+        latency: ArrayLike | None = None,
     ) -> Self:
-        """Store the training table (``X`` rows, quality and cost per model)."""
+        """Store the training table (``X`` rows, quality, cost and optional latency per model)."""
         Xc, Q, C = self._prepare(X, quality, cost, models)
+        _, _, L = check_outcome_arrays(Q, None, latency, Q.shape, type(self).__name__)
         self.X_train_ = self._normalize(Xc)
         self.quality_train_ = Q
         self.cost_train_ = C
+        self.latency_train_ = L
+        if L is not None:
+            self.latency_scale_ = calibrate_scale(L[np.isfinite(L)])
         return self
+
+    @property
+    def predicts_latency(self) -> bool:
+        """Whether it was fitted with latencies."""
+        return getattr(self, "latency_train_", None) is not None
 
     def _normalize(self, X: FloatArray) -> FloatArray:
         if self.metric != "cosine":
@@ -139,7 +158,11 @@ class KNNRouter(_TableRouter):
 
     def predict_outcomes(self, X: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Neighbour-mean quality and cost, each ``(n_samples, n_models)``."""
-        Xc = self._normalize(self._check_X(X, allow_1d=True))
+        q, c, _ = self._neighbour_means(self._check_X(X, allow_1d=True))
+        return q, c
+
+    def _neighbour_means(self, X: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+        Xc = self._normalize(X)
         ref = self.X_train_
         if self.metric == "cosine":
             dist = -(Xc @ ref.T)
@@ -148,28 +171,41 @@ class KNNRouter(_TableRouter):
         k = min(self.k, ref.shape[0])
         nn = np.argpartition(dist, k - 1, axis=1)[:, :k]
         out = []
-        for M in (self.quality_train_, self.cost_train_):
+        latency = getattr(self, "latency_train_", None)
+        for M in (self.quality_train_, self.cost_train_, latency):
+            if M is None:
+                continue
             vals = M[nn]  # (n, k, K)
             obs = np.isfinite(vals)
             sums = np.where(obs, vals, 0.0).sum(axis=1)
             counts = obs.sum(axis=1)
             fallback = _column_means(M, 0.0)[None, :]
             out.append(np.where(counts > 0, sums / np.maximum(counts, 1), fallback))
-        return out[0], out[1]
+        return out[0], out[1], out[2] if latency is not None else None
 
     def _route_scores(self, X: FloatArray, preference: Preference, explore: bool) -> RouteScores:
-        q, c = self.predict_outcomes(X)
-        return RouteScores(utility=scalarize(preference, q, c, self.cost_scale_), quality=q, cost=c)
+        q, c, lat = self._neighbour_means(X)
+        scale = getattr(self, "latency_scale_", 1.0)
+        utility = scalarize(preference, q, c, self.cost_scale_, lat, scale)
+        return RouteScores(utility=utility, quality=q, cost=c, latency=lat)
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
         arrays = {"X": self.X_train_, "quality": self.quality_train_, "cost": self.cost_train_}
-        return self._base_meta(), arrays
+        meta = self._base_meta()
+        if self.latency_train_ is not None:
+            arrays["latency"] = self.latency_train_
+            meta["latency_scale"] = self.latency_scale_
+        return meta, arrays
 
     def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
         self._set_base(meta)
         self.X_train_ = np.asarray(arrays["X"], dtype=np.float64)
         self.quality_train_ = np.asarray(arrays["quality"], dtype=np.float64)
         self.cost_train_ = np.asarray(arrays["cost"], dtype=np.float64)
+        self.latency_train_ = None
+        if "latency" in arrays:
+            self.latency_train_ = np.asarray(arrays["latency"], dtype=np.float64)
+            self.latency_scale_ = float(meta["latency_scale"])
 
 
 class MLPRouter(_TableRouter):

@@ -46,7 +46,14 @@ from .._validation import (
     is_alpha_grid,
     model_index,
 )
-from ..capabilities import ColdStartsFromPriors, FitsBandit, FitsTable, LearnsOnline, Persists
+from ..capabilities import (
+    ColdStartsFromPriors,
+    FitsBandit,
+    FitsTable,
+    LearnsLatency,
+    LearnsOnline,
+    Persists,
+)
 from ..exceptions import DataError, InvalidParameterError
 from ..outcomes import check_bandit_arrays
 from ..preference import Preference, PreferenceLike
@@ -65,7 +72,15 @@ def _xty(X: FloatArray, Y: FloatArray, fit_intercept: bool) -> FloatArray:
     return np.vstack([XtY, Y.sum(axis=0)[None, :]]) if fit_intercept else XtY
 
 
-class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Persists, BaseRouter):
+class RidgeRouter(
+    FitsTable,
+    FitsBandit,
+    ColdStartsFromPriors,
+    LearnsOnline,
+    LearnsLatency,
+    Persists,
+    BaseRouter,
+):
     """Per-model ridge heads for quality and cost; closed form, incremental, explorable.
 
     Args:
@@ -235,6 +250,7 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
             self.cost_heads_ = RidgeHeads(
                 K, 1, fit_intercept=True, penalize_intercept=pen, solver=solver
             )
+        self.latency_heads_: RidgeHeads | None = None
         self.quality_heads_.set_prior(coerce_per_model(prior_quality, models, 0.5, "prior_quality"))
         self.cost_heads_.set_prior(coerce_per_model(prior_cost, models, 0.0, "prior_cost"))
         start = float(self.alpha) if isinstance(self.alpha, Real) else 1.0
@@ -282,6 +298,49 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
                 Xt = design(X, fi) if Xt is None else Xt
                 self.cost_heads_.add_rows(k, Xt[obs_c], C[obs_c, j])
 
+    # ------------------------------------------------------------------ latency
+    @property
+    def predicts_latency(self) -> bool:
+        """Whether latency heads exist (trained with ``latency=`` or ``prior_latency=``)."""
+        return getattr(self, "latency_heads_", None) is not None
+
+    def _setup_latency(self, prior: Any, observed: FloatArray | None) -> None:
+        """Per-model mean latency heads (intercept only), shrunk toward ``prior`` like the
+        quality means; the default prior is the mean observed latency. ``latency_scale_`` is
+        the 95th percentile of the observed latencies, else of the priors."""
+        K = len(self.models_)
+        seen = np.zeros(0) if observed is None else observed[np.isfinite(observed)]
+        default = float(seen.mean()) if seen.size else 0.0
+        priors = coerce_per_model(prior, self.models_, default, "prior_latency")
+        if (priors < 0).any():
+            raise InvalidParameterError("'prior_latency' must be >= 0 (seconds).")
+        heads = RidgeHeads(
+            K, 1, fit_intercept=True, penalize_intercept=self.penalize_intercept,
+            solver=self.solver,
+        )  # fmt: skip
+        heads.set_prior(priors)
+        start = float(self.alpha) if isinstance(self.alpha, Real) else 1.0
+        heads.set_alpha(np.full(K, start))
+        heads.set_strength(np.full(K, float(self.prior_strength)))
+        self.latency_heads_ = heads
+        self.latency_scale_ = calibrate_scale(seen if seen.size else priors)
+
+    def _add_latency(self, L: FloatArray, cols: Sequence[int]) -> None:
+        heads = self.latency_heads_
+        if heads is None:
+            return
+        for j, k in enumerate(cols):
+            v = L[np.isfinite(L[:, j]), j]
+            if v.size:
+                heads.add_stats(
+                    k, np.array([[v.size]], float), np.array([v.sum()]), float(v @ v), v.size
+                )
+
+    def _predict_latency(self, n: int) -> FloatArray | None:
+        if self.latency_heads_ is None:
+            return None
+        return np.maximum(np.repeat(self.latency_heads_.weights(), n, axis=0), 0.0)
+
     def _select_alpha(
         self,
         Xt: FloatArray | None,
@@ -303,7 +362,13 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
 
     # ------------------------------------------------------------------ learning
     def fit(
-        self, X: ArrayLike, quality: ArrayLike, cost: ArrayLike | None, *, models: Sequence[str]
+        self,
+        X: ArrayLike,
+        quality: ArrayLike,
+        cost: ArrayLike | None,
+        *,
+        models: Sequence[str],
+        latency: ArrayLike | None = None,
     ) -> Self:
         """Fit every head from scratch on a full-information table (NaN cells skipped).
 
@@ -312,12 +377,20 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
             quality: ``(n_samples, n_models)`` quality in [0, 1]; NaN = not observed.
             cost: ``(n_samples, n_models)`` USD per call (NaN = not observed), or ``None``.
             models: model names, one per column.
+            latency: ``(n_samples, n_models)`` seconds per call (NaN = not observed), or
+                ``None``; with it the router learns each model's mean latency and scores a
+                preference's latency weight.
         """
         self._validate_params()
-        Xc, names, Q, C, _ = check_table(X, quality, cost, models, type(self).__name__)
+        Xc, names, Q, C, L = check_table(
+            X, quality, cost, models, type(self).__name__, latency=latency
+        )
         self._setup(names, Xc.shape[1], None, None)
         self._set_cost_scale(C)
         self._add(Xc, Q, C, range(len(names)))
+        if L is not None:
+            self._setup_latency(None, L)
+            self._add_latency(L, range(len(names)))
         if self.alpha == "cv":
             self._select_alpha(design(Xc, self.fit_intercept), Q, C)
         else:
@@ -328,14 +401,21 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
         self.cost_scale_ = float(self.cost_scale or calibrate_scale(C[np.isfinite(C)]))
 
     def partial_fit(
-        self, X: ArrayLike, quality: ArrayLike, cost: ArrayLike | None, *, models: Sequence[str]
+        self,
+        X: ArrayLike,
+        quality: ArrayLike,
+        cost: ArrayLike | None,
+        *,
+        models: Sequence[str],
+        latency: ArrayLike | None = None,
     ) -> Self:
         """Add a batch to the statistics (no refit); unknown model names become new models.
 
         The first call sets ``cost_scale_``; later calls keep it. With ``alpha="gcv"`` the
         penalties are re-chosen on the accumulated statistics (one eigendecomposition per head);
         with ``alpha="cv"`` (which needs the rows) they stay as the last ``fit`` chose them
-        (1.0 before any ``fit``).
+        (1.0 before any ``fit``). ``latency`` is learned when the first call gave latencies or
+        the router was started with ``prior_latency``.
         """
         first = not self._is_fitted()
         if first:
@@ -344,18 +424,22 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
         Xc = check_embeddings(
             X, n_features=None if first else self.n_features_in_, owner=type(self).__name__
         )
-        Q, C, _ = check_outcome_arrays(
-            quality, cost, None, (Xc.shape[0], len(names)), type(self).__name__
+        Q, C, L = check_outcome_arrays(
+            quality, cost, latency, (Xc.shape[0], len(names)), type(self).__name__
         )
         if first:
             self._setup(names, Xc.shape[1], None, None)
             self._set_cost_scale(C)
+            if L is not None:
+                self._setup_latency(None, L)
         cols = []
         for name in names:
             if name not in self.models_:
                 self._append_model(name, None, None)
             cols.append(self.models_.index(name))
         self._add(Xc, Q, C, cols)
+        if L is not None:
+            self._add_latency(L, cols)
         if self.alpha == "gcv":
             self._select_alpha(None, None, None)
         return self
@@ -369,19 +453,23 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
         *,
         propensity: float = 1.0,
         preference: PreferenceLike | None = None,
+        latency: float | None = None,
     ) -> Self:
         """Learn one rated outcome (``O(p²)`` with ``solver="sherman_morrison"``).
 
         The propensity and preference are checked but not needed: each head regresses its own
-        model's outcomes (the direct method), which a preference does not change.
+        model's outcomes (the direct method), which a preference does not change. ``latency``
+        (seconds) updates the model's mean latency when the router has latency heads.
         """
         xr = self._check_X(x, allow_1d=True)
         if xr.shape[0] != 1:
             raise DataError("update() takes the embedding of one prompt.")
         k = model_index(self.models_, model)
-        q, c, _ = check_update(quality, cost, propensity, type(self).__name__)
+        q, c, lat = check_update(quality, cost, propensity, type(self).__name__, latency=latency)
         Q, C = np.array([[q]]), np.array([[np.nan if c is None else c]])
         self._add(xr, Q, C, [k])
+        if lat is not None:
+            self._add_latency(np.array([[lat]]), [k])
         if getattr(self, "tau_online_", False) and np.isfinite(C[0, 0]):
             self.cost_history_.add(float(C[0, 0]))
             self.cost_scale_ = self.cost_history_.scale()
@@ -397,22 +485,28 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
         *,
         models: Sequence[str],
         preferences: ArrayLike | None = None,
+        latency: ArrayLike | None = None,
     ) -> Self:
         """Fit from a bandit log: each prompt's outcome trains only the chosen model's heads.
 
         Propensities and logged preferences are validated; the per-model regressions (the
-        direct method) do not weight by them.
+        direct method) do not weight by them. ``latency``: the logged seconds per call (NaN
+        where unknown).
         """
         Xc, log = check_bandit_arrays(
             X, chosen, quality, cost, propensity, models, type(self).__name__,
-            preferences=preferences,
+            preferences=preferences, latency=latency,
         )  # fmt: skip
         n, rows, arms = len(log), np.arange(len(log)), log.arms
         Q = np.full((n, log.n_models), np.nan)
         C = np.full((n, log.n_models), np.nan)
         Q[rows, arms] = log.quality
         C[rows, arms] = log.cost
-        return self.fit(Xc, Q, C, models=list(log.models))
+        L = None
+        if log.latency is not None:
+            L = np.full((n, log.n_models), np.nan)
+            L[rows, arms] = log.latency
+        return self.fit(Xc, Q, C, models=list(log.models), latency=L)
 
     def initialize(
         self,
@@ -421,8 +515,13 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
         *,
         prior_quality: float | Sequence[float] | Mapping[str, float] | None = None,
         prior_cost: float | Sequence[float] | Mapping[str, float] | None = None,
+        prior_latency: float | Sequence[float] | Mapping[str, float] | None = None,
     ) -> Self:
         """Cold start: a fitted router with no data whose predictions equal the priors.
+
+        ``prior_latency`` (seconds per call, e.g. the cards' ``latency_s``) starts latency
+        heads, so that a preference's latency weight is scored; without it latency is not
+        modelled.
 
         Each head shrinks toward its prior (an intercept ``w0``: ``(A + αP) w = b + αP w0``).
         Defaults: quality 0.5, cost 0. ``cost_scale_`` is calibrated on the cost priors; without
@@ -437,6 +536,8 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
         # Without a fixed unit or informative cost priors, tau follows the costs seen online.
         self.tau_online_ = self.cost_scale is None and not np.any(self.cost_heads_.prior > 0)
         self.cost_history_ = CostHistory()
+        if prior_latency is not None:
+            self._setup_latency(prior_latency, None)
         return self
 
     # ------------------------------------------------------------------ model pool changes
@@ -447,6 +548,8 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
         s = float(self.prior_strength)
         self.quality_heads_.append(0.5 if prior_quality is None else prior_quality, start, s)
         self.cost_heads_.append(0.0 if prior_cost is None else prior_cost, start, s)
+        if self.latency_heads_ is not None:  # a new model starts at the mean latency prior
+            self.latency_heads_.append(float(self.latency_heads_.prior.mean()), start, s)
         self.models_.append(name)
         return len(self.models_) - 1
 
@@ -494,6 +597,8 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
             raise InvalidParameterError("Cannot remove the last model of the router.")
         self.quality_heads_.delete(k)
         self.cost_heads_.delete(k)
+        if self.latency_heads_ is not None:
+            self.latency_heads_.delete(k)
         del self.models_[k]
         return self
 
@@ -540,14 +645,16 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
         q_raw, c_hat, Xt = self._predict(X)
         c = c_hat if cost is None else cost
         q = np.clip(q_raw, 0.0, 1.0)
-        utility = scalarize(preference, q, c, self.cost_scale_)
+        lat = self._predict_latency(X.shape[0])
+        l_scale = getattr(self, "latency_scale_", 1.0)
+        utility = scalarize(preference, q, c, self.cost_scale_, lat, l_scale)
         if not explore or self.exploration == "none" or self.exploration_weight == 0:
-            return RouteScores(utility=utility, quality=q, cost=c)
+            return RouteScores(utility=utility, quality=q, cost=c, latency=lat)
         std = self.quality_heads_.sigma() * self.quality_heads_.widths(Xt)
         spread = self.exploration_weight * std
         if self.exploration == "ucb":
             bonus = utility + preference.quality * spread
-            return RouteScores(utility=bonus, quality=q, cost=c, uncertainty=std)
+            return RouteScores(utility=bonus, quality=q, cost=c, uncertainty=std, latency=lat)
         allowed = np.broadcast_to(mask, q.shape)
         if self.exploration == "safe":
             best = np.where(allowed, utility, -np.inf).max(axis=1, keepdims=True)
@@ -559,10 +666,12 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
             allowed |= utility >= best  # the greedy candidate, even with a zero spread
             allowed &= mask
         z = self._rng().standard_normal((self.n_draws, *q_raw.shape))
-        draws = scalarize(preference, q_raw + spread * z, c, self.cost_scale_)
+        draws = scalarize(preference, q_raw + spread * z, c, self.cost_scale_, lat, l_scale)
         best_draw = np.where(allowed, draws, -np.inf).argmax(axis=2)
         probs = np.stack([(best_draw == k).mean(axis=0) for k in range(q.shape[1])], axis=1)
-        return RouteScores(utility=utility, probabilities=probs, quality=q, cost=c, uncertainty=std)
+        return RouteScores(
+            utility=utility, probabilities=probs, quality=q, cost=c, uncertainty=std, latency=lat
+        )
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
@@ -575,6 +684,9 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
         arrays = {**self.quality_heads_.state("q_"), **self.cost_heads_.state("c_")}
         if getattr(self, "tau_online_", False):
             arrays["cost_history"] = self.cost_history_.values
+        if self.latency_heads_ is not None:
+            arrays.update(self.latency_heads_.state("l_"))
+            meta["latency_scale"] = self.latency_scale_
         return meta, arrays
 
     def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
@@ -585,3 +697,8 @@ class RidgeRouter(FitsTable, FitsBandit, ColdStartsFromPriors, LearnsOnline, Per
         self.tau_online_ = bool(meta.get("tau_online", False))
         if self.tau_online_:
             self.cost_history_ = CostHistory(arrays.get("cost_history"))
+        if "latency_scale" in meta:
+            self._setup_latency(None, None)
+            assert self.latency_heads_ is not None
+            self.latency_heads_.load("l_", dict(arrays))
+            self.latency_scale_ = float(meta["latency_scale"])

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .._validation import check_outcome_arrays
 from ..exceptions import DataError
+from ..outcomes import Outcomes
 from ..pool import ModelPool
 
 __all__ = ["SPLITS", "RoutingTable", "table_from_arrays"]
@@ -39,10 +41,12 @@ class RoutingTable:
         cost: ``(n, K)`` USD per call, >= 0, NaN exactly where ``quality`` is NaN.
         cards: the model cards of ``models.json``, if any.
         name: a label for reports (the directory name when read from disk).
+        latency: ``(n, K)`` seconds per call, >= 0, NaN where unknown; ``None`` when the table
+            has no latency at all (then routers trained on it refuse a latency weight).
 
     Raises:
-        DataError: inconsistent lengths or shapes, quality outside [0, 1], negative cost,
-            an unknown split, or a cell observed in one matrix and not in the other.
+        DataError: inconsistent lengths or shapes, quality outside [0, 1], negative cost or
+            latency, an unknown split, or a cell observed in one matrix and not in the other.
 
     Tables compare by identity (their matrices make value equality ambiguous); the matrices are
     read-only.
@@ -57,6 +61,7 @@ class RoutingTable:
     cost: FloatMatrix
     cards: ModelPool | None = field(default=None, compare=False)
     name: str = "table"
+    latency: FloatMatrix | None = None
 
     def __post_init__(self) -> None:
         for attr in ("ids", "prompts", "tasks", "splits", "models"):
@@ -88,6 +93,19 @@ class RoutingTable:
             raise DataError("quality values must lie in [0, 1].")
         if (c < 0).any():
             raise DataError("cost values must be >= 0.")
+        if self.latency is not None:
+            _, _, lat = check_outcome_arrays(q, None, self.latency, (n, k), "RoutingTable")
+            object.__setattr__(self, "latency", None if lat is None else _readonly(lat))
+
+    @property
+    def outcomes(self) -> Outcomes:
+        """The ``(n, K)`` quality, cost and latency as one :class:`~shared.Outcomes`."""
+        return Outcomes(self.quality, self.cost, self.latency)
+
+    @property
+    def has_latency(self) -> bool:
+        """Whether at least one latency was observed."""
+        return self.outcomes.has_latency
 
     # ------------------------------------------------------------------ shape
     @property
@@ -129,6 +147,7 @@ class RoutingTable:
             cost=self.cost[rows],
             cards=self.cards,
             name=self.name,
+            latency=None if self.latency is None else self.latency[rows],
         )
 
     def split(self, name: str) -> RoutingTable:
@@ -154,6 +173,7 @@ def table_from_arrays(
     prompts: Sequence[str] | None = None,
     splits: Sequence[str] | None = None,
     name: str = "table",
+    latency: ArrayLike | None = None,
 ) -> RoutingTable:
     """A :class:`RoutingTable` from matrices, with generated ids (``p0``, ``p1``...).
 
@@ -172,4 +192,5 @@ def table_from_arrays(
         quality=Q,
         cost=np.asarray(cost, dtype=np.float64),
         name=name,
+        latency=None if latency is None else np.asarray(latency, dtype=np.float64),
     )

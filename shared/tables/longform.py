@@ -177,6 +177,10 @@ def read_table(
     Models follow ``models.json`` order, then first appearance in ``outcomes.csv``. A prompt line
     without ``split`` is in ``"train"``; without ``task``, its task is ``""``.
 
+    Latency (seconds per call) comes from an optional ``latency_s`` column of ``outcomes.csv``
+    (an empty cell is unknown); a cell without one takes its model card's ``latency_s`` from
+    ``models.json`` when the card has it. A table with neither has ``latency=None``.
+
     Args:
         path: the table directory.
         name: label of the table (default: the directory name).
@@ -209,7 +213,7 @@ def read_table(
     outcomes = root / "outcomes.csv"
     if not outcomes.is_file():
         raise DataError(f"Missing file {outcomes} (a routing table needs outcomes.csv).")
-    cells: list[tuple[list[int], int, float, float]] = []
+    cells: list[tuple[list[int], int, float, float, float]] = []
     seen: set[tuple[str, str]] = set()
     with outcomes.open(encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
@@ -218,6 +222,7 @@ def read_table(
         if missing:
             raise DataError(f"{outcomes}: missing column(s) {missing}; header is {header}.")
         i_id, i_m, i_q, i_c = (header.index(c) for c in ("id", "model", "quality", "cost"))
+        i_l = header.index("latency_s") if "latency_s" in header else None
         for lineno, rec in enumerate(reader, 2):
             if not rec:
                 continue
@@ -234,17 +239,28 @@ def read_table(
             col = col_of.setdefault(model, len(col_of))
             q = _parse_value(rec[i_q], "quality", where)
             c = _parse_value(rec[i_c], "cost", where)
-            cells.append((rows, col, q, c))
+            lat = math.nan
+            if i_l is not None and i_l < len(rec) and rec[i_l].strip():
+                lat = _parse_value(rec[i_l], "latency", where)
+            cells.append((rows, col, q, c, lat))
     if not col_of:
         raise DataError(f"{outcomes}: no outcomes and no models.json: the table has no model.")
     quality = np.full((len(prompts), len(col_of)), np.nan)
     cost = np.full_like(quality, np.nan)
-    for rows, col, q, c in cells:
+    latency = np.full_like(quality, np.nan)
+    for rows, col, q, c, lat in cells:
         quality[rows, col] = q
         cost[rows, col] = c
+        latency[rows, col] = lat
     models = tuple(col_of)
     if cards is not None and len(models) > len(cards):
         cards = ModelPool([*cards, *(m for m in models[len(cards) :])])
+    if cards is not None:  # card priors where the outcomes say nothing
+        for j, model in enumerate(models):
+            card_latency = cards[model].latency_s if model in cards else None
+            if card_latency is not None:
+                fill = np.isnan(latency[:, j]) & ~np.isnan(quality[:, j])
+                latency[fill, j] = float(card_latency)
     return RoutingTable(
         ids=tuple(p["id"] for p in prompts),
         prompts=tuple(p["prompt"] for p in prompts),
@@ -255,6 +271,7 @@ def read_table(
         cost=cost,
         cards=cards,
         name=name if name is not None else root.resolve().name,
+        latency=latency if np.isfinite(latency).any() else None,
     )
 
 
@@ -273,7 +290,8 @@ def write_table(table: RoutingTable, path: str | os.PathLike[str]) -> None:
     """Write ``table`` in the long layout under the directory ``path`` (created if needed).
 
     Each file is written to a temporary file first and then renamed, so an interrupted write never
-    leaves a half-written table. Unobserved cells get no ``outcomes.csv`` row.
+    leaves a half-written table. Unobserved cells get no ``outcomes.csv`` row; a table with
+    latency gets a ``latency_s`` column (empty where unknown).
     """
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
@@ -284,7 +302,8 @@ def write_table(table: RoutingTable, path: str | os.PathLike[str]) -> None:
     seen: set[str] = set()
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["id", "model", "quality", "cost"])
+    lat = table.latency
+    writer.writerow(["id", "model", "quality", "cost", *(["latency_s"] if lat is not None else [])])
     for r, pid in enumerate(table.ids):
         if pid in seen:
             continue
@@ -292,7 +311,10 @@ def write_table(table: RoutingTable, path: str | os.PathLike[str]) -> None:
         for j, model in enumerate(table.models):
             if not math.isnan(table.quality[r, j]):
                 q, c = float(table.quality[r, j]), float(table.cost[r, j])
-                writer.writerow([pid, model, repr(q), repr(c)])
+                extra = []
+                if lat is not None:
+                    extra = ["" if math.isnan(lat[r, j]) else repr(float(lat[r, j]))]
+                writer.writerow([pid, model, repr(q), repr(c), *extra])
     out_lines = [buf.getvalue()]
     cards = table.cards.to_dict() if table.cards is not None else {m: {} for m in table.models}
     _atomic_write(root / "prompts.jsonl", prompt_lines)

@@ -42,6 +42,7 @@ EXPECTED_ALL = sorted(
         "InfeasibleError",
         "InvalidParameterError",
         "KNNRouter",
+        "LearnsLatency",
         "LearnsOnline",
         "LinUCBRouter",
         "LinearThompsonRouter",
