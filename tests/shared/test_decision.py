@@ -78,7 +78,7 @@ def test_explain_lists_every_candidate_and_the_reason() -> None:
     )
     rows = d.candidates()
     assert [r["model"] for r in rows] == ["mini", "mid", "gpt"]
-    assert rows[2] == {"model": "gpt", "quality": 0.9, "uncertainty": 0.01, "cost": 0.02,
+    assert rows[2] == {"model": "gpt", "quality": 0.9, "uncertainty": 0.01, "cost": 0.02, "latency": None,
                        "utility": 0.4, "probability": 0.1, "chosen": False}  # fmt: skip
     explored = Decision(model="gpt", models=d.models, scores=d.scores, propensity=0.1,
                         preference=d.preference, ranking=("gpt", "mini", "mid"),
