@@ -101,6 +101,7 @@ if TYPE_CHECKING:
     from .engine import estimate_tokens as estimate_tokens
     from .evaluation import EvaluationReport as EvaluationReport
     from .evaluation import aiq as aiq
+    from .evaluation import anchored_aiq as anchored_aiq
     from .evaluation import cost_at_quality as cost_at_quality
     from .evaluation import evaluate_routers as evaluate_routers
     from .evaluation import frontier as frontier
@@ -132,6 +133,7 @@ if TYPE_CHECKING:
     from .pool import ModelCard as ModelCard
     from .pool import ModelPool as ModelPool
     from .preference import Preference as Preference
+    from .routers.auto import AutoRouter as AutoRouter
     from .routers.bandits import EpsilonGreedyRouter as EpsilonGreedyRouter
     from .routers.bandits import LinearThompsonRouter as LinearThompsonRouter
     from .routers.bandits import LinUCBRouter as LinUCBRouter
@@ -142,6 +144,7 @@ if TYPE_CHECKING:
     from .routers.experts import DomainExpertRouter as DomainExpertRouter
     from .routers.policy import BaRPRouter as BaRPRouter
     from .routers.ridge import RidgeRouter as RidgeRouter
+    from .routers.task import TaskRouter as TaskRouter
     from .synthetic import make_synthetic_table as make_synthetic_table
     from .tables import RoutingTable as RoutingTable
     from .tables import read_routerbench_csv as read_routerbench_csv

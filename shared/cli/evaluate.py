@@ -74,6 +74,10 @@ PRESETS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
 }
 
 
+#: The default ``--routers``: the default router first.
+DEFAULT_ROUTERS = "auto,ridge,knn"
+
+
 def router_names() -> dict[str, str]:
     """Every ``--routers`` name and its router class: the presets, then each registered router
     under its short name (``RidgeRouter`` -> ``ridge``, ``LinUCBRouter`` -> ``linucb``)."""
@@ -136,7 +140,10 @@ def expert_labels(t: RoutingTable) -> list[str]:
 
 def _fit_full(router: BaseRouter, X: FloatArray, t: RoutingTable) -> BaseRouter:
     if isinstance(router, FitsTable):
-        router.fit(X, t.quality, t.cost, models=list(t.models), **latency_kwargs(router, t.latency))
+        kwargs = latency_kwargs(router, t.latency)
+        if getattr(router, "fit_accepts_tasks", False):
+            kwargs["tasks"] = list(t.tasks)
+        router.fit(X, t.quality, t.cost, models=list(t.models), **kwargs)
     elif isinstance(router, FitsLabels):
         router.fit(X, expert_labels(t), experts=list(t.models))
     else:
@@ -148,6 +155,8 @@ def _learns_from_bandit_feedback(router: BaseRouter) -> bool:
     online = isinstance(router, LearnsOnline) and (
         router.is_fitted or isinstance(router, ColdStarts)
     )
+    if getattr(router, "needs_complete_rows", False):  # validates on every model's outcome
+        return online or isinstance(router, FitsBandit)
     return online or isinstance(router, (FitsBandit, FitsTable))
 
 
@@ -290,10 +299,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_table_options(p)
     p.add_argument(
         "--routers",
-        default="ridge,knn",
+        default=DEFAULT_ROUTERS,
         help="comma-separated router names: a preset (ridge, ridge-ref, knn, knn-ref, "
-        "thompson, egreedy, experts) or any router's short name (barp, linucb, mlp, random, "
-        "...) (default: ridge,knn)",
+        "thompson, egreedy, experts) or any router's short name (auto, task, barp, linucb, mlp, "
+        f"random, ...) (default: {DEFAULT_ROUTERS}; 'auto' is the default router: chosen on "
+        "validation splits of the train prompts, with a constant-choice guard)",
     )
     p.add_argument(
         "--encoder",

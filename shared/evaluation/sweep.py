@@ -4,7 +4,10 @@ For a router whose scores carry predicted quality and cost (predict-then-scalari
 the reference protocol of the shared data README: for each ``lambda``, every prompt goes to
 ``argmax_m q_hat[m] - lambda * c_hat[m] / median(c_hat > 0)``, the median taken over the whole test
 prediction matrix. Any other router is asked ``route_indices(X, Preference.from_price(lambda))``, so
-``lambda`` is read on the router's own ``cost_scale_``. ``lambda = inf`` is the pure-cost end.
+``lambda`` is read on the router's own ``cost_scale_``; so is a router that sets
+``scalarized_sweep = False`` (its decisions depend on the preference beyond a scalarization of its
+predictions, as :class:`~shared.routers.AutoRouter`'s guard does). ``lambda = inf`` is the
+pure-cost end.
 
 Examples:
     >>> import numpy as np
@@ -99,7 +102,7 @@ def route_sweep(
     lam = default_lambdas() if lambdas is None else np.asarray(lambdas, dtype=np.float64)
     cols = _columns(router, models)
     rs = router.scores(X, Preference())
-    if rs.quality is not None and rs.cost is not None:
+    if rs.quality is not None and rs.cost is not None and getattr(router, "scalarized_sweep", True):
         return cols[scalarized_choices(rs.quality, rs.cost, lam)], True
     choices = np.empty((len(lam), rs.utility.shape[0]), dtype=np.intp)
     for i, value in enumerate(lam):

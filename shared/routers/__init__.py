@@ -1,6 +1,9 @@
 """Routers: one module per method, scikit-learn style estimators over prompt embeddings.
 
+* ``auto``: :class:`AutoRouter` (the default: a choice among the routers below on validation
+  splits of the training data, with a constant-choice guard).
 * ``ridge``: :class:`RidgeRouter` (IR3DE-style closed-form ridge heads, add/remove models).
+* ``task``: :class:`TaskRouter` (predicted task, then each model's task-mean outcome).
 * ``experts``: :class:`DomainExpertRouter` (the IR3DE paper's one-hot expert classification).
 * ``policy``: :class:`BaRPRouter` (preference-conditioned policy trained from bandit feedback).
 * ``bandits``: :class:`LinUCBRouter`, :class:`LinearThompsonRouter`, :class:`EpsilonGreedyRouter`.
