@@ -54,6 +54,7 @@ from .preference import Preference, PreferenceLike
 if TYPE_CHECKING:
     from .encoders import PromptEncoder
     from .feedback.records import DecisionRecord
+    from .tables import RoutingTable
 
 __all__ = ["DEFAULT_MAX_REGRET", "DEFAULT_PRIOR_STRENGTH", "RoutingEngine", "estimate_tokens"]
 
@@ -386,6 +387,56 @@ class RoutingEngine:
                 )
         with self._lock:
             self.router = router
+
+    def fit_table(
+        self,
+        table: RoutingTable,
+        *,
+        router: BaseRouter | None = None,
+        split: str | None = "train",
+    ) -> BaseRouter:
+        """Batch-train a router on a routing table (every model's outcome per prompt) and use it.
+
+        The prompts are encoded with the engine's encoder. Without ``router`` the engine trains
+        the default batch router, :class:`~shared.AutoRouter` (a choice among the project's
+        routers on validation splits of the table's rows, with a constant-choice guard; see
+        ``docs/concepts.md``). A router that takes task labels gets the table's tasks.
+
+        Args:
+            table: the routing table; its models must be in the pool.
+            router: an unfitted router with ``fit(X, quality, cost, *, models)``; default
+                ``AutoRouter()``.
+            split: train on the rows of this split only; ``None`` uses every row.
+
+        Returns:
+            The fitted router, now the engine's router.
+
+        Raises:
+            DataError: no row in ``split``.
+            InvalidParameterError: the table names models outside the pool.
+        """
+        from .exceptions import DataError
+
+        unknown = sorted(set(table.models) - set(self.pool.names))
+        if unknown:
+            raise InvalidParameterError(f"The table names models outside the pool: {unknown}.")
+        if split is not None:
+            rows = np.array([s == split for s in table.splits], dtype=bool)
+            if not rows.any():
+                raise DataError(f"The table has no {split!r} rows.")
+            table = table.subset(rows)
+        if router is None:
+            from .routers import AutoRouter
+
+            router = AutoRouter()
+        X = np.asarray(self.encoder.encode(list(table.prompts)), dtype=np.float64)
+        fit = getattr(router, "fit")  # noqa: B009 - every router class defines its own fit
+        if getattr(router, "fit_accepts_tasks", False):
+            fit(X, table.quality, table.cost, models=list(table.models), tasks=list(table.tasks))
+        else:
+            fit(X, table.quality, table.cost, models=list(table.models))
+        self.set_router(router)
+        return router
 
     def estimate_cost(self, model: str, input_tokens: int, output_tokens: int) -> float:
         """USD cost of a call of ``model`` from its card and token counts."""

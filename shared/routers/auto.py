@@ -191,7 +191,7 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
         n_folds: int = 5,
         n_repeats: int = 1,
         guard: bool = True,
-        guard_margin: float = 1.0,
+        guard_margin: float = 0.0,
         cost_scale: float | None = None,
         random_state: int | None = 0,
     ) -> None:

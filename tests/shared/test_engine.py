@@ -166,3 +166,27 @@ def test_describe_is_json_friendly() -> None:
     info = _engine().describe()
     assert info["models"] == ["big", "small", "notools"]
     assert info["fitted"] is False
+
+
+def test_fit_table_trains_the_default_auto_router_on_the_train_split() -> None:
+    """fit_table encodes the train rows with the engine's encoder and fits AutoRouter by default
+    (with the table's tasks); the engine then routes with it. An explicit router is used as
+    given; models outside the pool and an empty split are rejected."""
+    from shared import AutoRouter, DataError, KNNRouter
+    from shared.synthetic import SYNTHETIC_CARDS, make_synthetic_table
+
+    table = make_synthetic_table(n_prompts=240, seed=0)
+    engine = RoutingEngine(SYNTHETIC_CARDS, encoder=HashingEncoder(n_features=64), explore=False)
+    router = engine.fit_table(table)
+    assert isinstance(router, AutoRouter) and engine.router is router
+    assert router.chosen_ in router.report_["candidates"]
+    n_train = sum(s == "train" for s in table.splits)
+    assert n_train < table.n_prompts
+    assert engine.route(table.prompts[0], "quality").model in table.models
+    knn = engine.fit_table(table, router=KNNRouter(k=5), split=None)
+    assert engine.router is knn and knn.X_train_.shape[0] == table.n_prompts
+    with pytest.raises(DataError, match="no 'validation' rows"):
+        engine.fit_table(table, split="validation")
+    small = RoutingEngine(SYNTHETIC_CARDS[:2], encoder=HashingEncoder(n_features=64))
+    with pytest.raises(InvalidParameterError, match="outside the pool"):
+        small.fit_table(table)
