@@ -477,7 +477,6 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
         arrays: dict[str, NDArray[Any]] = {
             "quality_mean": self.quality_mean_,
             "cost_mean": self.cost_mean_,
-            "guard_prices": self.guard_prices_,
             "guard_constant": self.guard_constant_,
         }
         members = []
@@ -497,6 +496,8 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
             "n_features_in": self.n_features_in_,
             "cost_scale": self.cost_scale_,
             "chosen": self.chosen_,
+            # JSON, not the .npz: the pure-cost end is an infinite price
+            "guard_prices": ["inf" if math.isinf(p) else float(p) for p in self.guard_prices_],
             "members": members,
             "report": self.report_,
         }
@@ -510,7 +511,7 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
         self.report_ = dict(meta["report"])
         self.quality_mean_ = np.asarray(arrays["quality_mean"], dtype=np.float64)
         self.cost_mean_ = np.asarray(arrays["cost_mean"], dtype=np.float64)
-        self.guard_prices_ = np.asarray(arrays["guard_prices"], dtype=np.float64)
+        self.guard_prices_ = np.array([float(p) for p in meta["guard_prices"]], dtype=np.float64)
         self.guard_constant_ = np.asarray(arrays["guard_constant"], dtype=np.intp)
         members = []
         for i, doc in enumerate(meta["members"]):

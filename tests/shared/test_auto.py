@@ -110,7 +110,8 @@ def test_save_load_round_trip_records_the_choice(tmp_path: Path) -> None:
     tasks = ["same" if (a > 0) == (b > 0) else "diff" for a, b in X[:, :2]]
     router = AutoRouter(n_folds=3).fit(X, Q, C, models=MODELS, tasks=tasks)
     router.save(str(tmp_path))
-    doc = json.loads((tmp_path / "router.json").read_text())
+    (saved,) = tmp_path.glob("*/router.json")  # the current version directory
+    doc = json.loads(saved.read_text())
     assert doc["class"] == "AutoRouter" and doc["state"]["chosen"] == router.chosen_
     assert "why" in doc["state"]["report"] and doc["state"]["report"]["guard"]
     again = load_router(tmp_path)
