@@ -86,7 +86,7 @@ CANDIDATE_GROUPS: dict[str, tuple[_Spec, ...]] = {
         _Spec(f"knn(k={k}, similarity)", "KNNRouter", {"k": k, "weights": "similarity"})
         for k in (40, 80, 160)
     ),
-    "task": (_Spec("task", "TaskRouter", {}),),
+    "task": tuple(_Spec(f"task(C={c:g})", "TaskRouter", {"C": c}) for c in (1.0, 10.0)),
 }
 
 
