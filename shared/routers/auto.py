@@ -48,11 +48,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import BaseRouter, RouteScores, calibrate_scale, scalarize
+from .._validation import Interval, check_table
 from ..capabilities import FitsTable, Persists
-from .._validation import Interval, check_embeddings
 from ..exceptions import DataError, InvalidParameterError
 from ..preference import Preference
-from ._checks import check_models, check_outcomes
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -334,9 +333,7 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
         """
         self._validate_params()
         owner = type(self).__name__
-        names = check_models(models, owner)
-        Xc = check_embeddings(X, owner=owner)
-        Q, C = check_outcomes(quality, cost, Xc.shape[0], len(names), owner)
+        Xc, names, Q, C, _ = check_table(X, quality, cost, models, owner)
         if tasks is not None and len(tasks) != Xc.shape[0]:
             raise DataError(f"{owner}: {len(tasks)} task labels for {Xc.shape[0]} prompts.")
         complete = np.asarray(np.isfinite(Q).all(axis=1) & np.isfinite(C).all(axis=1))
@@ -481,6 +478,7 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
         }
         members = []
         for i, (m, affine) in enumerate(self.members_):
+            assert isinstance(m, Persists)
             meta, sub = m._get_state()
             members.append(
                 {
@@ -513,11 +511,13 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
         self.cost_mean_ = np.asarray(arrays["cost_mean"], dtype=np.float64)
         self.guard_prices_ = np.array([float(p) for p in meta["guard_prices"]], dtype=np.float64)
         self.guard_constant_ = np.asarray(arrays["guard_constant"], dtype=np.intp)
-        members = []
+        members: list[tuple[BaseRouter, tuple[float, float]]] = []
         for i, doc in enumerate(meta["members"]):
             router = _router_class(str(doc["class"]))(**dict(doc["params"]))
             prefix = f"member{i}."
             sub = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            if not isinstance(router, Persists):
+                raise DataError(f"AutoRouter: member class {doc['class']!r} cannot be loaded.")
             router._set_state(doc["state"], sub)
             a, b = (float(v) for v in doc["quality_affine"])
             members.append((router, (a, b)))
