@@ -53,6 +53,9 @@ class Decision:
         decision_id: unique id, the key ratings refer to.
         router: class name of the router that decided.
         uncertainty: standard deviation of each predicted quality, if the router computed it.
+        encoder: name of the prompt encoder the embedding came from (set by
+            :class:`~shared.RoutingEngine`; the feedback store keeps it, so ``prefroute train`` can
+            check it retrains with the same encoder); ``""`` when unknown.
     """
 
     model: str
@@ -68,6 +71,7 @@ class Decision:
     router: str = ""
     uncertainty: tuple[float, ...] | None = None
     latency: tuple[float, ...] | None = None
+    encoder: str = ""
 
     def __post_init__(self) -> None:
         if self.model not in self.models:
@@ -108,6 +112,7 @@ class Decision:
             router=self.router,
             uncertainty=self.uncertainty,
             latency=self.latency,
+            encoder=self.encoder,
         )
 
     def candidates(self) -> list[dict[str, Any]]:
@@ -258,6 +263,7 @@ class Decision:
             "ranking": list(self.ranking),
             "router": self.router,
             "uncertainty": per_model(self.uncertainty),
+            "encoder": self.encoder,
         }
 
     @classmethod
@@ -284,4 +290,5 @@ class Decision:
             router=str(data.get("router", "")),
             uncertainty=values("uncertainty"),
             latency=values("latency"),
+            encoder=str(data.get("encoder", "")),
         )

@@ -296,9 +296,10 @@ class RoutingEngine:
             cost = None
             if self.cost_model.priced(cands) and all(m in self.pool for m in known):
                 cost = self.cost_model.predict(known, int(needs["input_tokens"]))
-            return router.decide(
+            decision = router.decide(
                 x, pref, candidates=cands, explore=self.explore, decision_id=decision_id, cost=cost
             )
+        return dataclasses.replace(decision, encoder=self.encoder.name)
 
     def route_sticky(
         self,

@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,27 @@ def validate(args: argparse.Namespace) -> None:
         _new_router(args)  # an unknown or untrainable --router fails here, before any work
 
 
+def _check_encoder(store: FeedbackStore, name: str, *, allow: bool) -> None:
+    """Refuse (unless ``allow``) to train with another encoder than the decisions were made with;
+    warn about decisions that do not say (recorded by an older prefroute)."""
+    seen = Counter(str(r.metadata.get("encoder") or "") for r in store.records(rated_only=True))
+    others = {enc: n for enc, n in seen.items() if enc and enc != name}
+    if others and not allow:
+        found = ", ".join(f"{enc} ({n} decisions)" for enc, n in sorted(others.items()))
+        raise InvalidParameterError(
+            f"the store's decisions were made with encoder {found}, not {name}: a router trained "
+            "on other embeddings routes badly; pick the matching --encoder (and --n-features), "
+            "or pass --allow-encoder-mismatch"
+        )
+    if others:
+        _say(f"warning: training with {name} on decisions made with {sorted(others)}")
+    if seen.get(""):
+        _say(
+            f"warning: {seen['']} decisions do not record their encoder; make sure --encoder is "
+            "the one the application routes with"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Handler of ``prefroute train``; returns the exit code."""
     from ..persistence import save_router
@@ -127,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         _say(f"reading rated decisions from {store.url}")
         log = store.export_bandit_log()
         shown_url = store.url  # password and secret query parameters hidden
+        _check_encoder(store, encoder.name, allow=args.allow_encoder_mismatch)
     _say(f"{len(log)} rated decisions with a prompt, {log.n_models} models")
     learner = OnlineLearner(router, encoder)
     X = _encode(encoder, list(log.prompts)) if len(log) else None
@@ -190,6 +213,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         choices=("minilm", "hashing"),
         default="minilm",
         help="prompt encoder; must match the application's (default: minilm)",
+    )
+    parser.add_argument(
+        "--allow-encoder-mismatch",
+        action="store_true",
+        help="train even if the store's decisions were made with another encoder",
     )
     parser.add_argument(
         "--n-features",

@@ -291,7 +291,8 @@ class FeedbackStore:
                 "latency": per_model(decision.latency),
                 "probabilities": per_model(decision.probabilities),
             },
-            "metadata": meta,
+            # the encoder of the decision, so a retrain can check it uses the same one
+            "metadata": {"encoder": decision.encoder, **meta} if decision.encoder else meta,
         }
 
         def work(conn: Connection) -> DecisionRecord:

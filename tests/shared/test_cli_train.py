@@ -164,3 +164,32 @@ def test_route_explains_a_trained_router(
     assert rows["big"]["cost"] > rows["small"]["cost"]
     assert main(["route", "--router", str(out), "--prompt", prompt, "--encoder", "minilm"]) == 1
     assert "trained with encoder hashing:64" in capsys.readouterr().err
+
+
+def test_train_refuses_another_encoder_than_the_decisions_were_made_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Decisions carry their encoder's name into the store; training with another encoder fails
+    (exit 1) before encoding, unless --allow-encoder-mismatch; decisions without one warn."""
+    url = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
+    with FeedbackStore(url) as store:
+        for i in range(6):
+            model = MODELS[i % 2]
+            d = Decision(model=model, models=MODELS, scores=(0.0, 0.0), propensity=0.5,
+                         preference=Preference(), ranking=(model,), decision_id=f"d{i}",
+                         encoder="hashing:64" if i < 4 else "")  # fmt: skip
+            store.record_decision(d, prompt=f"prompt {i}")
+            store.record_outcome(f"d{i}", cost_usd=0.01)
+            store.rate(f"d{i}", 1.0)
+        assert store.get("d0").metadata["encoder"] == "hashing:64"
+    base = ["train", "--store", url, "--router", "ridge", "--encoder", "hashing"]
+    out = str(tmp_path / "r")
+    assert main([*base, "--n-features", "32", "--out", out]) == 1
+    err = capsys.readouterr().err
+    assert "made with encoder hashing:64 (4 decisions), not hashing:32" in err
+    assert "[train] encoding" not in err and not (tmp_path / "r").exists()
+    assert main([*base, "--n-features", "32", "--out", out, "--allow-encoder-mismatch"]) == 0
+    assert "warning: training with hashing:32" in capsys.readouterr().err
+    assert main([*base, "--n-features", "64", "--out", out]) == 0
+    err = capsys.readouterr().err
+    assert "2 decisions do not record their encoder" in err and "training with" not in err
