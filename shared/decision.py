@@ -11,7 +11,7 @@ Examples:
     >>> d.fallbacks
     ('b',)
     >>> sorted(d.to_dict())[:4]
-    ['cost', 'decision_id', 'latency', 'model']
+    ['cost', 'decision_id', 'encoder', 'latency']
 """
 
 from __future__ import annotations
