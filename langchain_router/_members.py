@@ -33,7 +33,7 @@ from langchain_core.runnables import RunnableBinding
 from shared import ModelCard
 from shared.serving import Attempts, estimate_usage
 
-logger = logging.getLogger("langchain_router")
+logger = logging.getLogger("prefroute.langchain")
 
 __all__ = [
     "DECISION_KEY",

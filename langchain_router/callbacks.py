@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FeedbackCallbackHandler"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("prefroute.langchain")
 
 _ROUTER_TYPE = "prefroute-router"
 _MESSAGE_ID_PREFIX = "lc_run--"

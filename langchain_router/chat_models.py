@@ -77,7 +77,7 @@ from ._preference import coerce_preference, resolve_preference
 
 __all__ = ["RouterChatModel"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("prefroute.langchain")
 
 _PROVIDER = "prefroute"
 

@@ -46,7 +46,7 @@ from .llms import RouterLLM
 
 __all__ = ["FeedbackEventHandler"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("prefroute.llamaindex")
 
 _START = (LLMChatStartEvent, LLMCompletionStartEvent)
 _END = (LLMChatEndEvent, LLMCompletionEndEvent)

@@ -20,6 +20,12 @@ tokens plus a predicted completion length (:class:`~shared.CallCostModel`: the c
 ``expected_output_tokens`` shrunk with observed usage), for every candidate alike, whatever the
 router would predict.
 
+Latency: when a card has ``latency_s``, the cold-start router also starts per-member latency
+heads from the cards (a card without one gets the others' mean) and :meth:`RoutingEngine.learn`
+updates them with measured latencies, so a preference's latency weight is scored; with no card
+latency (and a router that never learned latencies) such a preference raises
+:class:`~shared.ObjectiveError`.
+
 Examples:
     >>> from shared import HashingEncoder, ModelCard, RoutingEngine
     >>> engine = RoutingEngine(

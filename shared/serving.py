@@ -84,7 +84,7 @@ __all__ = [
     "warn_member_retries",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("prefroute.serving")
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -27,7 +27,7 @@ _DUPLICATE_POLICIES = ("error", "keep", "first", "drop", "merge")
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("prefroute.tables")
 
 
 def python_spelling(policy: str) -> str:

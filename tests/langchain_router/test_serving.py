@@ -147,7 +147,7 @@ def test_members_that_retry_are_reported(
     class Retrying(FakeToolChatModel):
         max_retries: int = 2
 
-    with caplog.at_level(logging.WARNING, logger="shared.serving"):
+    with caplog.at_level(logging.WARNING, logger="prefroute.serving"):
         make_router(models={"big": Retrying(model_name="big"), "small": FakeToolChatModel()})
     assert "['big']" in caplog.text and "max_retries=0" in caplog.text
 

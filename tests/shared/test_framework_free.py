@@ -66,3 +66,19 @@ def test_importing_the_whole_core_loads_no_framework() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
     )
     assert out.stdout.strip() == ""
+
+
+def test_every_logger_is_named_under_prefroute() -> None:
+    """Each getLogger call of the core and the adapters names a literal ``prefroute.*`` logger,
+    so that ``logging.getLogger("prefroute")`` configures all of them."""
+    root = CORE.parent
+    bad = []
+    for package in ("shared", "langchain_router", "llamaindex_router"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "getLogger":
+                    arg = node.args[0] if node.args else None
+                    name = arg.value if isinstance(arg, ast.Constant) else None
+                    if not (isinstance(name, str) and name.split(".")[0] == "prefroute"):
+                        bad.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert bad == []

@@ -237,7 +237,7 @@ def test_router_handle_keeps_serving_and_reports_once(
     good = handle.router
     save_router(_ridge(), tmp_path)
     TAMPERS["truncated zip"](tmp_path)
-    with caplog.at_level(logging.WARNING, logger="shared.feedback.handle"):
+    with caplog.at_level(logging.WARNING, logger="prefroute.feedback.handle"):
         for _ in range(5):
             assert handle.reload_if_changed() is False
             assert handle.router is good

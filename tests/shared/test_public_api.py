@@ -127,9 +127,10 @@ def test_unknown_attribute_raises() -> None:
         importlib.import_module("shared.routers").NoSuchRouter  # noqa: B018
 
 
-def test_every_builtin_router_is_exported_under_its_name() -> None:
-    """The registry's routers of shared.routers are exactly the routers shared exports, and
-    shared.routers resolves each one (found by the registry, listed nowhere else)."""
+def test_exported_routers_come_from_the_registry() -> None:
+    """Every router class shared exports is a registered router of shared.routers, and
+    shared.routers resolves every registered one (found by the registry, listed nowhere else;
+    exporting one at the top level as well is a deliberate change to EXPECTED_ALL)."""
     routers = importlib.import_module("shared.routers")
     in_package = {
         name
@@ -140,6 +141,8 @@ def test_every_builtin_router_is_exported_under_its_name() -> None:
         n for n in shared.__all__ if isinstance(getattr(shared, n), type)
         and issubclass(getattr(shared, n), shared.BaseRouter) and n != "BaseRouter"
     }  # fmt: skip
-    assert in_package == exported
+    assert exported <= in_package and len(exported) >= 10
     for name in in_package:
+        assert getattr(routers, name) is router_classes()[name]
+    for name in exported:
         assert getattr(routers, name) is getattr(shared, name)
