@@ -113,6 +113,7 @@ if TYPE_CHECKING:
     from .exceptions import EmptyStreamError as EmptyStreamError
     from .exceptions import EncoderError as EncoderError
     from .exceptions import FeedbackError as FeedbackError
+    from .exceptions import FeedbackUnavailableError as FeedbackUnavailableError
     from .exceptions import InfeasibleError as InfeasibleError
     from .exceptions import InvalidParameterError as InvalidParameterError
     from .exceptions import NotFittedError as NotFittedError

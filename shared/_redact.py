@@ -31,14 +31,17 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     # key=value / "key": "value" with a secret-sounding key
     (
         re.compile(
-            r"(?i)\b([\w\-]*(?:api[_\-]?key|apikey|secret|password|passwd|pwd|token|"
+            r"(?i)\b([\w\-]{0,24}(?:api[_\-]?key|apikey|secret|password|passwd|pwd|token|"
             r"authorization|auth[_\-]?key|credential)s?)"
             r"(\"?\s*[=:]\s*\"?)(?!(?:bearer|basic|token)\s)([^\s\"',;&}]+)"
         ),
         r"\1\2" + MASK,
     ),
     # credentials in URLs: scheme://user:password@host
-    (re.compile(r"([a-zA-Z][\w+.\-]*://[^/\s:@]*:)[^@\s/]+@"), r"\1" + MASK + "@"),
+    (
+        re.compile(r"\b([a-zA-Z][\w+.\-]{0,30}://[^/\s:@]{0,256}:)[^@\s/]{1,256}@"),
+        r"\1" + MASK + "@",
+    ),
 )
 
 

@@ -16,7 +16,8 @@ from the builtin exception that code written before prefroute would already catc
     ├── EncoderError (RuntimeError)               a prompt encoder could not be loaded or run
     ├── PersistenceError (OSError)                a saved router is missing, corrupt or from another version
     ├── FeedbackError (ValueError)                a rating or feedback record is invalid
-    │   └── UnknownDecisionError (KeyError)       a rating refers to a decision the store never saw
+    │   ├── UnknownDecisionError (KeyError)       a rating refers to a decision the store never saw
+    │   └── FeedbackUnavailableError              the feedback database cannot be reached
     ├── EmptyStreamError (RuntimeError)           a member's stream ended with no chunk (falls back)
     └── AllCandidatesFailedError (RuntimeError)   every candidate model failed for one call
 
@@ -38,6 +39,7 @@ __all__ = [
     "EmptyStreamError",
     "EncoderError",
     "FeedbackError",
+    "FeedbackUnavailableError",
     "InfeasibleError",
     "InvalidParameterError",
     "NotFittedError",
@@ -137,6 +139,18 @@ class UnknownDecisionError(FeedbackError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "unknown decision"
+
+
+class FeedbackUnavailableError(FeedbackError):
+    """The feedback database stayed unreachable for the whole retry budget.
+
+    ``spooled`` tells whether the write was kept in the store's local spool (it is written when
+    the database is back) or refused because the spool is full or disabled.
+    """
+
+    def __init__(self, message: str, *, spooled: bool = False) -> None:
+        super().__init__(message)
+        self.spooled = spooled
 
 
 class EmptyStreamError(RouterError, RuntimeError):

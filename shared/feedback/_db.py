@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from .._redact import redact_secrets
-from ..exceptions import FeedbackError
+from ..exceptions import FeedbackError, FeedbackUnavailableError
 from ._schema import METADATA
 
 __all__ = ["Database", "make_engine", "shown_url"]
@@ -49,9 +49,38 @@ def shown_url(url: str | URL) -> str:
     return redact_secrets(make_url(url).render_as_string(hide_password=True))
 
 
-def _retryable(err: DBAPIError) -> bool:
-    if err.connection_invalidated:  # e.g. the server restarted: a new connection may work
+#: SQLSTATEs of a server that is restarting or unreachable (admin shutdown, crash shutdown,
+#: cannot connect now, connection exceptions).
+_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "08000", "08001", "08003", "08006"})
+_UNAVAILABLE_TEXTS = (
+    "connection refused",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "terminating connection",
+    "server closed the connection",
+    "is the server running",
+    "connection failed",
+    "could not connect",
+    "connection timed out",
+    "connection is closed",
+    "consuming input failed",
+    "ssl syscall error",
+)
+
+
+def _unavailable(err: DBAPIError) -> bool:
+    """The server is down or restarting: a new connection may work in a moment."""
+    if err.connection_invalidated:
         return True
+    if getattr(err.orig, "sqlstate", None) in _UNAVAILABLE_STATES:
+        return True
+    text = str(err.orig).lower()
+    return any(t in text for t in _UNAVAILABLE_TEXTS)
+
+
+def _retryable(err: DBAPIError) -> bool:
+    """A lock or serialization conflict: the same transaction may succeed when tried again."""
     text = str(err.orig).lower()
     if "database is locked" in text or "database is busy" in text:
         return True
@@ -87,12 +116,13 @@ def make_engine(url: str | URL) -> Engine:
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
         if memory:
             kwargs["poolclass"] = StaticPool
-        engine = create_engine(parsed, **kwargs)
+        engine = create_engine(parsed, hide_parameters=True, **kwargs)
         _sqlite_setup(engine, memory=memory)
         return engine
     # No pool_pre_ping (one more round trip per call): FeedbackStore retries a transaction
-    # whose connection turned out to be dead instead.
-    return create_engine(parsed)
+    # whose connection turned out to be dead instead. Error messages never carry the bound
+    # parameters (prompts, comments).
+    return create_engine(parsed, hide_parameters=True)
 
 
 class Database:
@@ -102,9 +132,10 @@ class Database:
         FeedbackError: not SQLite or PostgreSQL, or the schema cannot be created.
     """
 
-    def __init__(self, url: str | URL, *, retries: int) -> None:
+    def __init__(self, url: str | URL, *, retries: int, retry_seconds: float = 10.0) -> None:
         self.url = make_url(url)
         self.retries = retries
+        self.retry_seconds = retry_seconds
         backend = self.url.get_backend_name()
         if backend == "sqlite":
             self.insert: Callable[..., Any] = sqlite.insert
@@ -119,6 +150,11 @@ class Database:
         self._lock: threading.RLock | None = threading.RLock() if memory else None
         self.engine = make_engine(self.url)
         self._create_schema()
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return str(self.url.get_backend_name())
 
     @property
     def shown_url(self) -> str:
@@ -146,10 +182,24 @@ class Database:
             with self._lock:
                 yield
 
-    def run(self, work: Callable[[Connection], T], *, readonly: bool = False) -> T:
-        """Run ``work`` in one transaction, retrying transient lock/serialization failures."""
+    def run(
+        self, work: Callable[[Connection], T], *, readonly: bool = False, wait: bool = True
+    ) -> T:
+        """Run ``work`` in one transaction, retrying transient failures.
+
+        Lock and serialization conflicts are retried ``retries`` times; an unreachable or
+        restarting server is retried for ``retry_seconds`` (waits grow from 10 ms to 0.5 s), so
+        a restart of a few seconds is bridged. Every unit of work of the store is idempotent,
+        so running it again after a connection died around the commit is safe. With
+        ``wait=False`` an unreachable server fails at once (the spool's flush attempts).
+
+        Raises:
+            FeedbackUnavailableError: the server stayed unreachable for ``retry_seconds``.
+            FeedbackError: any other database error.
+        """
         delay = 0.01
         attempt = 0
+        deadline: float | None = None
         while True:
             try:
                 with self._guard(), self.engine.connect() as conn:
@@ -158,15 +208,31 @@ class Database:
                     with conn.begin():
                         return work(conn)
             except DBAPIError as err:
+                reason = redact_secrets(str(err.orig).strip().splitlines()[0][:300])
+                if _unavailable(err):
+                    now = time.monotonic()
+                    if deadline is None:
+                        deadline = now + (self.retry_seconds if wait else 0.0)
+                    if now < deadline:
+                        logger.debug("store unreachable (%s); retrying", reason)
+                        time.sleep(min(delay * (1.0 + random.random()), deadline - now))
+                        delay = min(delay * 2.0, 0.5)
+                        continue
+                    raise FeedbackUnavailableError(
+                        f"Feedback store {self.shown_url} unreachable for "
+                        f"{self.retry_seconds:g} s: {reason}"
+                    ) from err
                 if attempt < self.retries and _retryable(err):
                     attempt += 1
-                    logger.debug("retrying after %s (attempt %d)", err.orig, attempt)
+                    logger.debug("retrying after %s (attempt %d)", reason, attempt)
                     time.sleep(delay * (1.0 + random.random()))
                     delay = min(delay * 2.0, 1.0)
                     continue
-                raise FeedbackError(f"Feedback store {self.shown_url}: {err.orig}") from err
+                raise FeedbackError(f"Feedback store {self.shown_url}: {reason}") from err
             except SQLAlchemyError as err:
-                raise FeedbackError(f"Feedback store {self.shown_url}: {err}") from err
+                cause = getattr(err, "orig", None) or err
+                text = redact_secrets(f"{type(cause).__name__}: {cause}")[:300]
+                raise FeedbackError(f"Feedback store {self.shown_url}: {text}") from err
 
     def close(self) -> None:
         """Release the connections."""

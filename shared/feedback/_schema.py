@@ -12,6 +12,8 @@ The statements of the hot paths are built once here (SQLAlchemy caches their com
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -46,9 +48,78 @@ __all__ = [
     "METADATA",
     "RATINGS",
     "RATINGS_OF",
+    "escape_json",
+    "escape_text",
     "rating_upsert",
     "to_record",
 ]
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def escape_text(text: str, dialect: str, *, in_json: bool = False) -> str:
+    """``text`` as the database can store it: as given, except lone surrogates (no database
+    can encode them) and NUL characters in PostgreSQL text or in any JSON document (where
+    they break text comparison and extraction), which become the six characters ``\\uXXXX``.
+
+    Examples:
+        >>> escape_text("a\x00b\ud800", "postgresql"), escape_text("a\x00b", "sqlite")
+        ('a\\u0000b\\ud800', 'a\x00b')
+    """
+    if (in_json or dialect == "postgresql") and "\x00" in text:
+        text = text.replace("\x00", "\\u0000")
+    if not text.isascii() and _SURROGATES.search(text):
+        text = _SURROGATES.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text
+
+
+def escape_json(value: Any, dialect: str) -> Any:
+    """Every string (keys too) of a JSON document escaped with :func:`escape_text`.
+
+    A PostgreSQL ``json`` value holding ``\\u0000`` or a lone surrogate breaks every query that
+    extracts from the column, for all rows; this keeps look-ups working.
+    """
+    if isinstance(value, str):
+        return escape_text(value, dialect, in_json=True)
+    if isinstance(value, dict):
+        return {
+            escape_text(str(k), dialect, in_json=True): escape_json(v, dialect)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [escape_json(v, dialect) for v in value]
+    return value
+
+
+class SafeText(TypeDecorator[str]):
+    """Text stored with :func:`escape_text` applied."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else escape_text(value, dialect.name)
+
+
+class SafeString(TypeDecorator[str]):
+    """A bounded string stored with :func:`escape_text` applied."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else escape_text(value, dialect.name)
+
+
+class SafeJSON(TypeDecorator[Any]):
+    """JSON stored with :func:`escape_json` applied."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else escape_json(value, dialect.name)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -79,26 +150,26 @@ DECISIONS = Table(
     "prefroute_decisions",
     METADATA,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("decision_id", String(64), nullable=False, unique=True),
-    Column("run_id", String(64), nullable=True),
+    Column("decision_id", SafeString(64), nullable=False, unique=True),
+    Column("run_id", SafeString(64), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
-    Column("router", String(128), nullable=False, default=""),
-    Column("chosen_model", String(256), nullable=False),
-    Column("model", String(256), nullable=False),
-    Column("models", JSON, nullable=False),
+    Column("router", SafeString(128), nullable=False, default=""),
+    Column("chosen_model", SafeString(256), nullable=False),
+    Column("model", SafeString(256), nullable=False),
+    Column("models", SafeJSON, nullable=False),
     Column("propensity", Float, nullable=False),
-    Column("preference", JSON, nullable=False),
-    Column("prompt", Text, nullable=True),
-    Column("scores", JSON, nullable=False),
-    Column("fallbacks", JSON, nullable=False),
-    Column("predictions", JSON, nullable=True),
+    Column("preference", SafeJSON, nullable=False),
+    Column("prompt", SafeText, nullable=True),
+    Column("scores", SafeJSON, nullable=False),
+    Column("fallbacks", SafeJSON, nullable=False),
+    Column("predictions", SafeJSON, nullable=True),
     Column("input_tokens", Integer, nullable=True),
     Column("output_tokens", Integer, nullable=True),
     Column("cost_usd", Float, nullable=True),
     Column("latency_s", Float, nullable=True),
-    Column("error", Text, nullable=True),
+    Column("error", SafeText, nullable=True),
     Column("outcome_at", UTCDateTime(), nullable=True),
-    Column("metadata", JSON, nullable=True),
+    Column("metadata", SafeJSON, nullable=True),
     Index("ix_prefroute_decisions_run_id", "run_id", unique=True),
     Index("ix_prefroute_decisions_created_at", "created_at"),
 )
@@ -109,13 +180,13 @@ RATINGS = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column(
         "decision_id",
-        String(64),
+        SafeString(64),
         ForeignKey("prefroute_decisions.decision_id", ondelete="CASCADE"),
         nullable=False,
     ),
-    Column("source", String(128), nullable=False),
+    Column("source", SafeString(128), nullable=False),
     Column("score", Float, nullable=False),
-    Column("comment", Text, nullable=True),
+    Column("comment", SafeText, nullable=True),
     Column("rated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("decision_id", "source", name="uq_prefroute_ratings_decision_source"),
     Index("ix_prefroute_ratings_rated_at", "rated_at"),
@@ -167,7 +238,7 @@ def to_record(row: Row[Any], ratings: Sequence[Row[Any]]) -> DecisionRecord:
         preference={str(k): float(v) for k, v in row.preference.items()},
         router=row.router,
         prompt=row.prompt,
-        scores={str(k): float(v) for k, v in row.scores.items()},
+        scores={str(k): math.nan if v is None else float(v) for k, v in row.scores.items()},
         fallbacks=tuple(row.fallbacks),
         created_at=row.created_at,
         input_tokens=row.input_tokens,

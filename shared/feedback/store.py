@@ -13,7 +13,9 @@ even ``rated_at``. A record's effective ``score`` is its most recent rating over
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -23,11 +25,21 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
 from ..decision import Decision
-from ..exceptions import FeedbackError, UnknownDecisionError
+from ..exceptions import FeedbackError, FeedbackUnavailableError, UnknownDecisionError
 from ..outcomes import BanditLog
 from . import _validate as check
 from ._db import Database
-from ._schema import BY_ID, BY_KEY, DECISIONS, RATINGS, RATINGS_OF, rating_upsert, to_record
+from ._schema import (
+    BY_ID,
+    BY_KEY,
+    DECISIONS,
+    RATINGS,
+    RATINGS_OF,
+    escape_text,
+    rating_upsert,
+    to_record,
+)
+from ._spool import Spool
 from .export import bandit_log_from_records, table_from_records
 from .records import DecisionRecord
 
@@ -47,6 +59,31 @@ _CHUNK = 500
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _finite_or_none(value: float) -> float | None:
+    """JSON holds no NaN or infinity: such a score is stored as null."""
+    out = float(value)
+    return out if math.isfinite(out) else None
+
+
+def _local_record(values: Mapping[str, Any]) -> DecisionRecord:
+    """The record a new decision row will read back as (for a spooled write)."""
+    return DecisionRecord(
+        decision_id=values["decision_id"],
+        run_id=values["run_id"],
+        model=values["model"],
+        chosen_model=values["chosen_model"],
+        models=tuple(values["models"]),
+        propensity=values["propensity"],
+        preference=dict(values["preference"]),
+        router=values["router"],
+        prompt=values["prompt"],
+        scores={k: math.nan if v is None else v for k, v in values["scores"].items()},
+        fallbacks=tuple(values["fallbacks"]),
+        created_at=values["created_at"],
+        metadata=dict(values["metadata"]),
+    )
 
 
 class FeedbackStore:
@@ -73,15 +110,29 @@ class FeedbackStore:
             ``postgresql+psycopg://user:password@host:5432/db``.
         retries: attempts after a transient failure ("database is locked", a serialization
             failure or a deadlock) before giving up; waits grow exponentially from 10 ms.
+        retry_seconds: how long an unreachable or restarting server is retried before a write
+            goes to the spool (or a read fails), in seconds.
+        spool: capacity of the local spool of writes made while the server is unreachable
+            (decisions, outcomes, ratings; kept in memory, written in order when it is back);
+            0 disables it. See :meth:`spool_stats`.
 
     Raises:
         FeedbackError: the database cannot be opened or is not SQLite or PostgreSQL.
     """
 
-    def __init__(self, url: str | URL = DEFAULT_URL, *, retries: int = 8) -> None:
-        self._db = Database(url, retries=retries)
+    def __init__(
+        self,
+        url: str | URL = DEFAULT_URL,
+        *,
+        retries: int = 8,
+        retry_seconds: float = 5.0,
+        spool: int = 10_000,
+    ) -> None:
+        check.check_budget(retries, retry_seconds, spool)
+        self._db = Database(url, retries=retries, retry_seconds=retry_seconds)
         self._upsert = rating_upsert(self._db.insert)
         self._insert_decision = self._db.insert(DECISIONS).on_conflict_do_nothing()
+        self._spool = Spool(spool, self._db.shown_url)
 
     @property
     def url(self) -> str:
@@ -99,8 +150,72 @@ class FeedbackStore:
         return self._db.run(work, readonly=readonly)
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Write what the spool holds (one attempt), then release the database connections.
+
+        Writes still spooled then are lost, and an ERROR line says how many.
+        """
+        if len(self._spool) and not self._spool.flush(self._flush_run, force=True):
+            logger.error(
+                "closing the feedback store %s with %d spooled writes not stored",
+                self.url,
+                len(self._spool),
+            )
         self._db.close()
+
+    # ------------------------------------------------------------------ spool
+    def spool_stats(self) -> dict[str, int]:
+        """Counters of the local spool: ``pending`` writes, and since the store was opened
+        ``spooled``, ``flushed``, ``failed`` (rejected when written) and ``refused`` (spool
+        full) writes."""
+        return self._spool.stats()
+
+    def flush_spool(self) -> bool:
+        """Try to write the spooled writes now; whether none is left."""
+        return self._spool.flush(self._flush_run, force=True)
+
+    def _flush_run(self, work: Callable[[Connection], T]) -> T:
+        return self._db.run(work, wait=False)
+
+    def _write(
+        self,
+        label: str,
+        work: Callable[[Connection], T],
+        local: Callable[[], T],
+    ) -> T:
+        """Run the write ``work`` (idempotent), or spool it while the database is unreachable.
+
+        A spooled write returns ``local()``: the record as it will be stored.
+        """
+        spool = self._spool
+        err: FeedbackUnavailableError | None = None
+        if not len(spool) or spool.flush(self._flush_run):
+            try:
+                result = self._db.run(work)
+            except FeedbackUnavailableError as exc:
+                if not spool.capacity:
+                    raise
+                err = exc
+            else:
+                if isinstance(result, DecisionRecord) and spool.capacity:
+                    spool.remember((result.decision_id, result.run_id), result, stored=True)
+                return result
+        spool.add(label, work, err)
+        return local()
+
+    def _spooled_record(self, key: object, label: str, **changes: Any) -> DecisionRecord:
+        """The local record of a spooled decision with ``changes``, for a spooled write."""
+        record = None
+        for candidate in check.key_candidates(key):
+            record = record or self._spool.record(candidate)
+        if record is None:
+            raise FeedbackUnavailableError(
+                f"Feedback store {self.url} unreachable: the {label} is spooled and will be "
+                "written when it is back.",
+                spooled=True,
+            )
+        record = replace(record, **changes)
+        self._spool.remember((record.decision_id, record.run_id), record)
+        return record
 
     def __enter__(self) -> Self:
         return self
@@ -217,9 +332,13 @@ class FeedbackStore:
             raise FeedbackError(f"metadata_key must be a non-empty string, got {metadata_key!r}.")
         if not isinstance(value, str):
             raise FeedbackError(f"value must be a string, got {type(value).__name__}.")
+        dialect = self._db.dialect
         query = (
             select(DECISIONS)
-            .where(DECISIONS.c.metadata[metadata_key].as_string() == value)
+            .where(
+                DECISIONS.c.metadata[escape_text(metadata_key, dialect, in_json=True)].as_string()
+                == escape_text(value, dialect, in_json=True)
+            )
             .order_by(DECISIONS.c.created_at, DECISIONS.c.id)
         )
         return self._fetch(query, limit)
@@ -269,8 +388,8 @@ class FeedbackStore:
         meta = check.check_metadata(metadata)
         decision_id = check.key_candidates(decision.decision_id)[0]
 
-        def per_model(values: tuple[float, ...] | None) -> list[float] | None:
-            return None if values is None else [float(v) for v in values]
+        def per_model(values: tuple[float, ...] | None) -> list[float | None] | None:
+            return None if values is None else [_finite_or_none(v) for v in values]
 
         values = {
             "decision_id": decision_id,
@@ -283,7 +402,7 @@ class FeedbackStore:
             "propensity": float(decision.propensity),
             "preference": decision.preference.as_dict(),
             "prompt": prompt,
-            "scores": dict(zip(decision.models, map(float, decision.scores))),
+            "scores": {m: _finite_or_none(v) for m, v in zip(decision.models, decision.scores)},
             "fallbacks": list(decision.fallbacks),
             "predictions": {
                 "quality": per_model(decision.quality),
@@ -303,7 +422,7 @@ class FeedbackStore:
             fill: dict[str, Any] = {}
             if run is not None and row.run_id is None:
                 fill["run_id"] = run
-            elif run is not None and row.run_id != run:
+            elif run is not None and row.run_id != escape_text(run, self._db.dialect):
                 raise FeedbackError(
                     f"Decision {decision_id} is recorded with run id {row.run_id!r}, not {run!r}."
                 )
@@ -317,8 +436,13 @@ class FeedbackStore:
                 )
             return self._record(conn, decision_id)
 
+        def local() -> DecisionRecord:
+            record = _local_record(values)
+            self._spool.remember((record.decision_id, record.run_id), record)
+            return record
+
         try:
-            return self._run(work)
+            return self._write("decision", work, local)
         except FeedbackError as err:
             if isinstance(err.__cause__, IntegrityError):
                 raise FeedbackError(
@@ -358,7 +482,7 @@ class FeedbackStore:
             "output_tokens": check.check_count("output_tokens", output_tokens),
             "cost_usd": check.check_nonnegative("cost_usd", cost_usd),
             "latency_s": check.check_nonnegative("latency_s", latency_s),
-            "error": check.check_comment(error),
+            "error": check.check_error_text(error),
         }
         if model is not None and not isinstance(model, str):
             raise FeedbackError(f"model must be a string, got {type(model).__name__}.")
@@ -367,7 +491,10 @@ class FeedbackStore:
 
         def work(conn: Connection) -> DecisionRecord:
             row = self._resolve(conn, key)
-            if model is not None and model not in row.models:
+            if (
+                model is not None
+                and escape_text(model, self._db.dialect, in_json=True) not in row.models
+            ):
                 raise FeedbackError(
                     f"Model {model!r} is not among the decision's models {row.models}."
                 )
@@ -378,7 +505,7 @@ class FeedbackStore:
             )
             return self._record(conn, row.decision_id)
 
-        return self._run(work)
+        return self._write("outcome", work, lambda: self._spooled_record(key, "outcome", **fields))
 
     def _upsert_rating(
         self, conn: Connection, decision_id: str, source: str, score: float, comment: str | None
@@ -422,7 +549,20 @@ class FeedbackStore:
             self._upsert_rating(conn, row.decision_id, src, value, text)
             return self._records(conn, [row])[0]  # the decision row itself is unchanged
 
-        return self._run(work)
+        def local() -> DecisionRecord:
+            record = self._spooled_record(key, "rating")
+            ratings = {**record.ratings, src: value}
+            return self._spooled_record(
+                key,
+                "rating",
+                score=value,
+                rating_source=src,
+                comment=text,
+                ratings=ratings,
+                rated_at=_now(),
+            )
+
+        return self._write("rating", work, local)
 
     def import_langsmith_feedback(
         self,
