@@ -64,8 +64,10 @@ def escape_text(text: str, dialect: str, *, in_json: bool = False) -> str:
     they break text comparison and extraction), which become the six characters ``\\uXXXX``.
 
     Examples:
-        >>> escape_text("a\x00b\ud800", "postgresql"), escape_text("a\x00b", "sqlite")
-        ('a\\u0000b\\ud800', 'a\x00b')
+        >>> escape_text("a" + chr(0) + "b" + chr(0xD800), "postgresql")
+        'a\\\\u0000b\\\\ud800'
+        >>> escape_text("a" + chr(0), "sqlite") == "a" + chr(0)
+        True
     """
     if (in_json or dialect == "postgresql") and "\x00" in text:
         text = text.replace("\x00", "\\u0000")

@@ -34,6 +34,7 @@ EXPECTED_ALL = sorted(
         "EpsilonGreedyRouter",
         "EvaluationReport",
         "FeedbackError",
+        "FeedbackUnavailableError",
         "FeedbackStore",
         "FitsBandit",
         "FitsLabels",
