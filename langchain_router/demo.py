@@ -114,20 +114,15 @@ def _make_encoder(kind: str, synthetic: bool) -> PromptEncoder:
 
 
 def _make_router(kind: str, seed: int) -> Any:
-    from shared import BaRPRouter, LinUCBRouter, RidgeRouter
+    from shared import BaRPRouter, LinUCBRouter
+    from shared.engine import cold_start_router
 
     if kind == "ridge":
-        return RidgeRouter(
-            alpha=1.0,
-            exploration="ucb",
-            exploration_weight=0.5,
-            solver="sherman_morrison",
-            random_state=seed,
-        )
+        # the engine's own cold start; chosen on a held-out part of routerbench_zs' TRAIN
+        # prompts with this stream (benchmarks/online_prior.py, see docs/demo.md)
+        return cold_start_router(random_state=seed)
     if kind == "barp":
         return BaRPRouter(random_state=seed)
-    # Chosen on a validation split of routerbench_zs' TRAIN prompts (one streaming pass): disjoint
-    # LinUCB with weight 1.0 learned best from one outcome per prompt (see docs/langchain.md).
     return LinUCBRouter(exploration_weight=1.0, random_state=seed)
 
 

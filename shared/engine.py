@@ -60,16 +60,25 @@ from .preference import Preference, PreferenceLike
 if TYPE_CHECKING:
     from .encoders import PromptEncoder
     from .feedback.records import DecisionRecord
+    from .routers.ridge import RidgeRouter
     from .tables import RoutingTable
 
-__all__ = ["DEFAULT_MAX_REGRET", "DEFAULT_PRIOR_STRENGTH", "RoutingEngine", "estimate_tokens"]
+__all__ = [
+    "DEFAULT_MAX_REGRET",
+    "DEFAULT_PRIOR_STRENGTH",
+    "RoutingEngine",
+    "cold_start_router",
+    "estimate_tokens",
+]
 
 #: Pseudo-ratings behind each member's prior mean quality in the default cold-start router.
 DEFAULT_PRIOR_STRENGTH = 10.0
 #: Utility the default router's exploration may give up per call (quality points at pure quality).
 DEFAULT_MAX_REGRET = 0.05
-#: Ridge penalty of the default router's per-prompt deviations.
-DEFAULT_ALPHA = 1.0
+#: Ridge penalty of the default router's per-member prompt deviations.
+DEFAULT_ALPHA = 30.0
+#: Ridge penalty of the default router's prompt deviation shared by every member.
+DEFAULT_POOLED_ALPHA = 10.0
 
 logger = logging.getLogger("prefroute.engine")
 
@@ -82,6 +91,33 @@ def estimate_tokens(text: str) -> int:
         2
     """
     return max(1, (len(text) + 3) // 4)
+
+
+def cold_start_router(random_state: int | None = None) -> RidgeRouter:
+    """The router :class:`RoutingEngine` starts when given none (unfitted; the engine
+    initializes it from the cards' priors).
+
+    Chosen on a held-out fifth of routerbench_zs' train prompts with the demo's stream
+    (``benchmarks/online_prior.py``; see docs/demo.md): member means worth
+    :data:`DEFAULT_PRIOR_STRENGTH` ratings, a prompt deviation shared by every member
+    (``pooled_alpha``) plus strongly shrunk per-member deviations, safe exploration.
+
+    Examples:
+        >>> cold_start_router().get_params()["exploration"]
+        'safe'
+    """
+    from .routers.ridge import RidgeRouter
+
+    return RidgeRouter(
+        alpha=DEFAULT_ALPHA,
+        prior_strength=DEFAULT_PRIOR_STRENGTH,
+        pooled_alpha=DEFAULT_POOLED_ALPHA,
+        exploration="safe",
+        exploration_weight=1.0,
+        max_regret=DEFAULT_MAX_REGRET,
+        solver="sherman_morrison",
+        random_state=random_state,
+    )
 
 
 class RoutingEngine:
@@ -164,16 +200,7 @@ class RoutingEngine:
     def _ready_router(self, n_features: int, *, online: bool = False) -> BaseRouter:
         with self._lock:
             if self.router is None:
-                from .routers.ridge import RidgeRouter
-
-                self.router = RidgeRouter(
-                    alpha=DEFAULT_ALPHA,
-                    prior_strength=DEFAULT_PRIOR_STRENGTH,
-                    exploration="safe",
-                    exploration_weight=1.0,
-                    max_regret=DEFAULT_MAX_REGRET,
-                    solver="sherman_morrison",
-                )
+                self.router = cold_start_router()
             prior_q, prior_c = self._priors()
             return ensure_ready(
                 self.router,

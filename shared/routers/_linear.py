@@ -111,6 +111,9 @@ class RidgeHeads:
         self.prior = np.zeros(n_models)
         self.strength = np.zeros(n_models)
         self.alpha = np.ones(n_models)
+        self.pooled_alpha: float | None = None
+        self._version = 0
+        self._pooled: tuple[int, FloatArray] | None = None
         self._W = np.zeros((p, n_models))
         self._sigma = np.zeros(n_models)
         self._inv: FloatArray = np.zeros((n_models, p, p))
@@ -125,6 +128,7 @@ class RidgeHeads:
 
     def add_rows(self, k: int, Xt: FloatArray, y: FloatArray) -> None:
         """Add the rows ``(Xt, y)`` to model ``k``'s statistics."""
+        self._version += 1
         r = Xt.shape[0]
         if r == 0:
             return
@@ -154,6 +158,7 @@ class RidgeHeads:
 
     def add_stats(self, k: int, A: FloatArray, b: FloatArray, yy: float, n: float) -> None:
         """Add precomputed statistics to model ``k`` (marks it for a full re-solve)."""
+        self._version += 1
         self.A[k] += A
         self.b[k] += b
         self.yy[k] += yy
@@ -163,24 +168,28 @@ class RidgeHeads:
 
     def set_alpha(self, alpha: FloatArray) -> None:
         """Set per-model penalties (invalidates every cached solve)."""
+        self._version += 1
         self.alpha = np.asarray(alpha, dtype=np.float64).copy()
         self._dirty[:] = True
         self._inv_ok[:] = False
 
     def set_prior(self, prior: FloatArray) -> None:
         """Set per-model prior means of the intercept (invalidates every cached solve)."""
+        self._version += 1
         self.prior = np.asarray(prior, dtype=np.float64).copy()
         self._dirty[:] = True
 
     def set_strength(self, strength: FloatArray) -> None:
         """Set per-model prior strengths of the mean, in pseudo-observations (0: no prior once
         data exists). Only meaningful with a fitted, unpenalized intercept."""
+        self._version += 1
         self.strength = np.asarray(strength, dtype=np.float64).copy()
         self._dirty[:] = True
         self._inv_ok[:] = False
 
     def append(self, prior: float, alpha: float, strength: float = 0.0) -> int:
         """Add an empty model; returns its index."""
+        self._version += 1
         p = self.p
         self.A = np.concatenate([self.A, np.zeros((1, p, p))])
         self.b = np.concatenate([self.b, np.zeros((1, p))])
@@ -199,6 +208,7 @@ class RidgeHeads:
 
     def delete(self, k: int) -> None:
         """Drop model ``k`` (nothing else changes: heads are independent)."""
+        self._version += 1
         names = ("A", "b", "yy", "n", "prior", "strength", "alpha", "_sigma", "_inv", "_dirty")
         for name in (*names, "_inv_ok", "_sm_steps"):
             setattr(self, name, np.delete(getattr(self, name), k, axis=0))
@@ -266,6 +276,22 @@ class RidgeHeads:
         Dirty models with identical statistics and penalty (every model observed on the same
         rows) share one factorization.
         """
+        self._refresh()
+        if self.pooled_alpha is not None and self.fit_intercept and not self.penalize_intercept:
+            if self._pooled is None or self._pooled[0] != self._version:
+                self._pooled = (self._version, self._pooled_weights(float(self.pooled_alpha)))
+            return self._pooled[1]
+        shrunk = self._shrunk()
+        if not shrunk.any():
+            return self._W
+        W = self._W.copy()
+        s, n = self.strength[shrunk], self.n[shrunk]
+        mean = self.b[shrunk, -1] / n  # the intercept column of b sums the targets
+        W[-1, shrunk] += s * (self.prior[shrunk] - mean) / (s + n)
+        return W
+
+    def _refresh(self) -> None:
+        """Re-solve the dirty models."""
         if self._dirty.any():
             want_inverse = self.solver == "sherman_morrison"
             dirty = [int(k) for k in np.flatnonzero(self._dirty)]
@@ -280,13 +306,43 @@ class RidgeHeads:
                 ]
                 self._solve(k, want_inverse, twins)
                 dirty = [j for j in dirty if j not in twins]
-        shrunk = self._shrunk()
-        if not shrunk.any():
-            return self._W
+
+    def _pooled_weights(self, pooled_alpha: float) -> FloatArray:
+        """Weights with a slope ``w`` shared by every model (see ``pooled_alpha``).
+
+        ``w`` is the within-model ridge slope of all models' rows (each model's own mean
+        removed: fixed effects); model ``k`` predicts ``ȳ_k + wᵀ(x - x̄_k) + v_kᵀ(x - x̄_k)``
+        with ``v_k`` its own ridge on the residuals ``y - wᵀx``, and its level at the pooled
+        mean prompt ``x̄``, ``ȳ_k + wᵀ(x̄ - x̄_k)``, is shrunk toward its prior by its strength.
+        """
+        d = self.p - 1
+        seen = np.flatnonzero(self.n > 0)
         W = self._W.copy()
-        s, n = self.strength[shrunk], self.n[shrunk]
-        mean = self.b[shrunk, -1] / n  # the intercept column of b sums the targets
-        W[-1, shrunk] += s * (self.prior[shrunk] - mean) / (s + n)
+        w = np.zeros(d)
+        xbar = np.zeros(d)
+        if seen.size:
+            n = self.n[seen]
+            sx = self.A[seen, :d, d]
+            sy = self.b[seen, d]
+            C = self.A[seen, :d, :d].sum(axis=0) - np.einsum("ki,kj->ij", sx / n[:, None], sx)
+            R = self.b[seen, :d].sum(axis=0) - (sx * (sy / n)[:, None]).sum(axis=0)
+            M = C + pooled_alpha * np.eye(d)
+            try:
+                w = cho_solve(cho_factor(M, lower=True, check_finite=False), R, check_finite=False)
+            except LinAlgError:
+                w = np.linalg.pinv(M) @ R
+            xbar = sx.sum(axis=0) / n.sum()
+            inv = self.inverse()
+            wext = np.append(w, 0.0)
+            for k in seen:
+                W[:, k] += wext - inv[k] @ (self.A[k] @ wext)
+                if self.strength[k] > 0:
+                    nk, s = self.n[k], self.strength[k]
+                    level = self.b[k, d] / nk + w @ (xbar - self.A[k, :d, d] / nk)
+                    W[-1, k] += s * (self.prior[k] - level) / (s + nk)
+        for k in np.flatnonzero(self.n == 0):
+            W[:d, k] = w
+            W[d, k] = self.prior[k] - w @ xbar
         return W
 
     def _shrunk(self) -> NDArray[np.bool_]:
@@ -302,7 +358,7 @@ class RidgeHeads:
 
     def inverse(self) -> FloatArray:
         """``(K, p, p)`` inverses of ``A + αP`` (computed on demand)."""
-        self.weights()
+        self._refresh()
         for k in np.flatnonzero(~self._inv_ok):
             self._solve(int(k), True)
         return self._inv
@@ -346,6 +402,7 @@ class RidgeHeads:
 
     def load(self, prefix: str, arrays: dict[str, NDArray[Any]]) -> None:
         """Restore :meth:`state` (caches are rebuilt lazily)."""
+        self._version += 1
         self.A = np.array(arrays[f"{prefix}A"], dtype=np.float64)
         self.b = np.array(arrays[f"{prefix}b"], dtype=np.float64)
         self.yy = np.array(arrays[f"{prefix}yy"], dtype=np.float64)

@@ -104,6 +104,13 @@ class RidgeRouter(
             rating moves a model's predictions by exactly ``1 / (1 + prior_strength)`` of the
             gap on every prompt. ``0`` (default) lets the first observation replace the prior.
             Needs ``fit_intercept=True`` and ``penalize_intercept=False``.
+        pooled_alpha: penalty of a prompt-level slope shared by every model's quality head,
+            learned from all models' observations (fixed effects: each model's mean plus a common
+            "this prompt is easy / hard" deviation, plus its own deviation with penalty
+            ``alpha``). A rarely observed model then inherits what the others reveal about a
+            prompt instead of being compared at its plain mean with well-observed models' prompt
+            estimates, and a model observed mostly on hard prompts is not taken for a weak one.
+            ``None`` (default): no shared slope. Needs an unpenalized intercept.
         predict_cost: regress cost on the prompt; ``False`` predicts each model's mean cost.
         solver: ``"cholesky"`` re-factorizes a changed head at the next decision (best for
             batches); ``"sherman_morrison"`` keeps the inverse and updates it in ``O(p²)`` per
@@ -135,6 +142,7 @@ class RidgeRouter(
         "predict_cost": ["boolean"],
         "solver": [Options(("cholesky", "sherman_morrison"))],
         "prior_strength": [Interval(float, 0, None, closed="left")],
+        "pooled_alpha": [None, Interval(float, 0, None, closed="neither")],
         "exploration": [Options(("none", "ucb", "thompson", "safe"))],
         "exploration_weight": [Interval(float, 0, None, closed="left")],
         "max_regret": [Interval(float, 0, None, closed="left")],
@@ -160,6 +168,7 @@ class RidgeRouter(
         fit_intercept: bool = True,
         penalize_intercept: bool = False,
         prior_strength: float = 0.0,
+        pooled_alpha: float | None = None,
         predict_cost: bool = True,
         solver: str = "cholesky",
         exploration: str = "none",
@@ -175,6 +184,7 @@ class RidgeRouter(
         self.fit_intercept = fit_intercept
         self.penalize_intercept = penalize_intercept
         self.prior_strength = prior_strength
+        self.pooled_alpha = pooled_alpha
         self.predict_cost = predict_cost
         self.solver = solver
         self.exploration = exploration
@@ -231,10 +241,11 @@ class RidgeRouter(
     ) -> None:
         K = len(models)
         p = n_features + int(self.fit_intercept)
-        if self.prior_strength > 0 and (not self.fit_intercept or self.penalize_intercept):
+        hierarchical = self.prior_strength > 0 or self.pooled_alpha is not None
+        if hierarchical and (not self.fit_intercept or self.penalize_intercept):
             raise InvalidParameterError(
-                "prior_strength > 0 needs fit_intercept=True and penalize_intercept=False "
-                "(the prior is on each model's mean)."
+                "prior_strength > 0 and pooled_alpha need fit_intercept=True and "
+                "penalize_intercept=False (they act on each model's mean)."
             )
         self.models_ = list(models)
         self.n_features_in_ = int(n_features)
@@ -257,6 +268,7 @@ class RidgeRouter(
         for heads in (self.quality_heads_, self.cost_heads_):
             heads.set_alpha(np.full(K, start))
             heads.set_strength(np.full(K, float(self.prior_strength)))
+        self.quality_heads_.pooled_alpha = self.pooled_alpha
         self.rng_ = np.random.default_rng(self.random_state)
 
     def _add(self, X: FloatArray, Q: FloatArray, C: FloatArray, cols: Sequence[int]) -> None:

@@ -491,3 +491,28 @@ def test_known_call_costs_replace_predicted_costs() -> None:
         router.decide(x, "cost", cost=[0.1, 0.2])
     with pytest.raises(DataError):
         router.decide(x, "cost", cost=[0.1, -0.2, 0.0])
+
+
+def test_pooled_slope_carries_what_other_models_reveal_about_a_prompt() -> None:
+    """Model a is only observed on hard prompts; the slope shared with b (seen everywhere)
+    tells it that easy prompts are easier, and the one-rating bound still holds."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 8))
+    easy, hard = np.eye(8)[0] * 1.5, -np.eye(8)[0] * 1.5
+    errors = {}
+    for pooled in (None, 1.0):
+        router = RidgeRouter(alpha=30.0, prior_strength=10.0, pooled_alpha=pooled)
+        router.initialize(["a", "b"], 8, prior_quality=[0.7, 0.5], prior_cost=0.01)
+        for x in X:
+            router.update(x, "b", float(np.clip(0.5 + 0.2 * x[0], 0, 1)), 0.001)
+            if x[0] < -0.5:
+                router.update(x, "a", float(np.clip(0.8 + 0.2 * x[0], 0, 1)), 0.01)
+        q, _ = router.predict_outcomes(np.vstack([easy, hard]))
+        truth = np.array([[1.0, 0.8], [0.5, 0.2]])
+        errors[pooled] = float(np.abs(q - truth).max())
+    assert errors[1.0] < 0.03 < 0.2 < errors[None]
+    fresh = RidgeRouter(alpha=1.0, prior_strength=4.0, pooled_alpha=1.0)
+    fresh.initialize(["a", "b"], 8, prior_quality=[0.7, 0.5], prior_cost=0.01)
+    fresh.update(X[0], "a", 0.2, 0.01)
+    q, _ = fresh.predict_outcomes(X)
+    np.testing.assert_allclose(q[:, 0], 0.7 - 0.5 / 5, atol=1e-9)
