@@ -32,10 +32,9 @@ from shared import (
     Preference,
     RidgeRouter,
     RoutingEngine,
-    cached_embeddings,
     default_encoder,
-    read_table,
 )
+from shared.cli.tables import embed_rows, load_table, require_splits
 from shared.engine import estimate_tokens
 from shared.evaluation import evaluate_routers
 
@@ -87,14 +86,14 @@ def replay_cards(models: list[str], cost: np.ndarray) -> list[ModelCard]:
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    table = read_table(args.data, on_duplicate="first").complete()
+    loaded = load_table(args.data)  # the demo's loader: duplicate prompt ids merged
+    table = loaded.table
+    require_splits(table, "train")
     train = table.split("train")
     models = list(table.models)
     encoder = default_encoder()
-    # the whole table's prompts, duplicates kept: the layout of the shared embedding cache
-    texts = list(read_table(args.data, on_duplicate="keep").prompts)
-    vectors = cached_embeddings(texts, encoder, progress=True)
-    fast = PrecomputedEncoder(encoder, texts, vectors)
+    vectors = embed_rows(loaded, encoder, None)
+    fast = PrecomputedEncoder(encoder, list(table.prompts), vectors.astype(np.float32))
     X = fast.encode(list(train.prompts)).astype(np.float64)
     rows: list[dict[str, Any]] = []
     total = len(args.seeds) * len(args.config)

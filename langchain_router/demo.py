@@ -364,10 +364,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument(
         "--router",
-        choices=("linucb", "ridge", "barp"),
-        default="linucb",
-        help="core router learning online (default: LinUCB; ridge: the engine's cold-start "
-        "ridge with a UCB bonus and price priors)",
+        choices=("ridge", "linucb", "barp"),
+        default="ridge",
+        help="core router learning online (default: ridge, the engine's cold-start router: "
+        "price priors worth 10 ratings, safe exploration; linucb: LinUCB; barp: BaRP)",
     )
     p.add_argument(
         "--encoder",
