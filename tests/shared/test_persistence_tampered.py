@@ -206,7 +206,7 @@ def test_legacy_directory_is_verified_too(tmp_path: Path) -> None:
     (tmp_path / "arrays.npz").write_bytes(_npz(**arrays))
     os.replace(version / "router.json", tmp_path / "router.json")
     (tmp_path / "manifest.json").unlink()
-    with pytest.raises(PersistenceError, match="NaN|not finite"):
+    with pytest.raises(PersistenceError, match=r"NaN|not finite"):
         load_router(tmp_path)
 
 
