@@ -41,6 +41,7 @@ from .tables import add_table_options, embed_table, load_any_table, load_table, 
 __all__ = [
     "PRESETS",
     "ROUTER_FACTORIES",
+    "bandit_stream_options",
     "build_router",
     "expert_labels",
     "load_any_table",
@@ -68,8 +69,11 @@ PRESETS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "ridge-ref": ("RidgeRouter", {"alpha": 1.0, "penalize_intercept": True}, {}),
     "knn": ("KNNRouter", {"k": 40}, {}),
     "knn-ref": ("ReferenceKNNRouter", {"k": 40, "weights": "similarity"}, {}),
-    "thompson": ("LinearThompsonRouter", {}, {}),
-    "egreedy": ("EpsilonGreedyRouter", {}, {}),
+    # bandit settings chosen on train-only validation (benchmarks/bandit_protocol.py, docs/barp.md)
+    "thompson": ("LinearThompsonRouter", {}, {"alpha": 4.0, "prior_strength": 4.0}),
+    "linucb": ("LinUCBRouter", {}, {"alpha": 4.0, "prior_strength": 4.0}),
+    "egreedy": ("EpsilonGreedyRouter", {}, {"alpha": 4.0, "prior_strength": 4.0}),
+    "barp": ("BaRPRouter", {}, {"off_policy": "dr", "pessimism": 0.5}),
     "experts": ("DomainExpertRouter", {}, {}),
 }
 
@@ -85,6 +89,25 @@ def router_names() -> dict[str, str]:
     for short, cls in router_short_names().items():
         names.setdefault(short, cls.__name__)
     return names
+
+
+#: Routers that learn from the stream by re-training off-policy on everything revealed so far
+#: (``fit_bandit`` on a doubling schedule) rather than by one ``update`` per outcome.
+_REFIT = frozenset({"barp"})
+
+
+def bandit_stream_options(name: str, n_prompts: int) -> dict[str, Any]:
+    """Extra ``simulate_bandit`` arguments with which router ``name`` learns from a stream.
+
+    Examples:
+        >>> bandit_stream_options("barp", 300)
+        {'refit_at': (64, 128, 256)}
+        >>> bandit_stream_options("thompson", 300)
+        {}
+    """
+    from ..evaluation import doubling_schedule
+
+    return {"refit_at": doubling_schedule(n_prompts)} if name in _REFIT else {}
 
 
 def build_router(name: str, *, seed: int = 0, feedback: str = "full") -> BaseRouter:
@@ -180,9 +203,10 @@ def _train_bandit(
 
         sim = simulate_bandit(
             router, X, train.quality, train.cost, models, seed=seed, checkpoints=fractions,
-            on_checkpoint=report, test=test,
+            on_checkpoint=report, test=test, **bandit_stream_options(name, len(X)),
         )  # fmt: skip
-        return router, [(f, float(v)) for f, v in sim.curve if v is not None], "bandit (online)"
+        mode = "bandit (stream, off-policy refits)" if name in _REFIT else "bandit (online)"
+        return router, [(f, float(v)) for f, v in sim.curve if v is not None], mode
     log = bandit_log_from_table(train, seed=seed)
     order = np.random.default_rng(seed).permutation(len(log))
     curve: list[tuple[float, float]] = []

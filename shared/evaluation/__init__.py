@@ -40,6 +40,7 @@ from .simulate import (
     BanditSimulation,
     bandit_log_from_table,
     default_preference_sampler,
+    doubling_schedule,
     simulate_bandit,
 )
 from .sweep import (
@@ -72,6 +73,7 @@ __all__ = [
     "cpt",
     "default_lambdas",
     "default_preference_sampler",
+    "doubling_schedule",
     "evaluate_routers",
     "extra_plot_path",
     "frontier",

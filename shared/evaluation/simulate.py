@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import BaseRouter
-from ..capabilities import LearnsOnline, ensure_ready, latency_kwargs
+from ..capabilities import FitsBandit, LearnsOnline, ensure_ready, latency_kwargs, require
 from ..exceptions import DataError, InvalidParameterError
 from ..outcomes import BanditLog
 from ..preference import Preference, PreferenceLike
@@ -36,6 +36,7 @@ __all__ = [
     "BanditSimulation",
     "bandit_log_from_table",
     "default_preference_sampler",
+    "doubling_schedule",
     "simulate_bandit",
 ]
 
@@ -125,6 +126,23 @@ class BanditSimulation:
     mean_cost: float
 
 
+def doubling_schedule(total: int, first: int = 64) -> tuple[int, ...]:
+    """Re-training points ``first, 2 first, 4 first, ...`` below ``total`` (for ``refit_at``).
+
+    Examples:
+        >>> doubling_schedule(600, first=100)
+        (100, 200, 400)
+    """
+    if first < 1:
+        raise InvalidParameterError(f"first must be >= 1, got {first!r}.")
+    out: list[int] = []
+    step = int(first)
+    while step < total:
+        out.append(step)
+        step *= 2
+    return tuple(out)
+
+
 def simulate_bandit(
     router: BaseRouter,
     X: ArrayLike,
@@ -141,6 +159,7 @@ def simulate_bandit(
     test: tuple[ArrayLike, ArrayLike, ArrayLike] | None = None,
     lambdas: ArrayLike | None = None,
     latency: ArrayLike | None = None,
+    refit_at: Sequence[int] | None = None,
 ) -> BanditSimulation:
     """Train ``router`` from bandit feedback on a full table, measuring a learning curve.
 
@@ -168,9 +187,15 @@ def simulate_bandit(
         lambdas: sweep settings of the test AIQ.
         latency: ``(n, K)`` true latency in seconds (NaN = unknown); the chosen model's is
             revealed to a :class:`~shared.LearnsLatency` router with each update.
+        refit_at: learn by periodic re-training instead of ``update``: after each of these step
+            counts (and at every checkpoint) the router is re-fitted with ``fit_bandit`` on
+            everything revealed so far (chosen model, quality, cost and the logged propensity;
+            no preferences, so that one log teaches every preference), as a deployment that
+            retrains from its feedback store does. :func:`doubling_schedule` gives one.
 
     Raises:
-        CapabilityError: the router cannot learn online.
+        CapabilityError: the router cannot learn online (or, with ``refit_at``, cannot
+            ``fit_bandit``).
         NotFittedError: the router is not fitted and cannot cold-start.
         InvalidParameterError: bad ``n_passes`` or ``checkpoints``.
         DataError: shapes disagree.
@@ -184,17 +209,19 @@ def simulate_bandit(
     La = None if latency is None else np.asarray(latency, dtype=np.float64)
     if La is not None and La.shape != Q.shape:
         raise DataError(f"latency {La.shape} and quality {Q.shape} disagree.")
+    if refit_at is not None:
+        require(router, FitsBandit, "re-train from a bandit log (fit_bandit)")
     if n_passes < 1 or any(not 0 < f <= 1 for f in checkpoints):
         raise InvalidParameterError("n_passes must be >= 1 and checkpoints in (0, 1].")
     if preferences is not None and len(preferences) != Xa.shape[0]:
         raise DataError("preferences needs one entry per training prompt.")
-    ensure_ready(router, names, Xa.shape[1], online=True)
-    assert isinstance(router, LearnsOnline)
+    ensure_ready(router, names, Xa.shape[1], online=refit_at is None)
     rng = np.random.default_rng(seed)
     sampler = preference_sampler or default_preference_sampler
     order = np.concatenate([rng.permutation(Xa.shape[0]) for _ in range(n_passes)])
     total = len(order)
     marks = {max(1, math.ceil(f * total)): float(f) for f in checkpoints}
+    refits = {int(r) for r in refit_at or ()}
     obs = ~np.isnan(Q)
     col = {m: j for j, m in enumerate(names)}
     chosen: list[str] = []
@@ -211,14 +238,21 @@ def simulate_bandit(
         j = col[decision.model]
         q, c = float(Q[i, j]), float(C[i, j])
         lat = None if La is None or np.isnan(La[i, j]) else float(La[i, j])
-        router.update(
-            Xa[i], decision.model, q, c, propensity=decision.propensity, preference=pref,
-            **latency_kwargs(router, lat),
-        )  # fmt: skip
         chosen.append(decision.model)
         qs[step - 1], cs[step - 1], ps[step - 1] = q, c, decision.propensity
         ls[step - 1] = np.nan if lat is None else lat
         pref_rows[step - 1] = _pref_row(pref)
+        if refit_at is None:
+            assert isinstance(router, LearnsOnline)
+            router.update(
+                Xa[i], decision.model, q, c, propensity=decision.propensity, preference=pref,
+                **latency_kwargs(router, lat),
+            )  # fmt: skip
+        elif step in refits or step in marks:
+            assert isinstance(router, FitsBandit)
+            router.fit_bandit(
+                Xa[order[:step]], chosen, qs[:step], cs[:step], ps[:step], models=names
+            )
         if step in marks:
             value = None if test is None else router_aiq(router, *test, names, lambdas=lambdas)
             curve.append((marks[step], value))

@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _nn
+from .offpolicy import importance_weights
 
 FloatArray = NDArray[np.float64]
 
@@ -131,7 +132,9 @@ class PolicyGradientMixin:
             self.params_, X - self.x_mean_, W2, self._kappa(), factored=self.factored
         )
         pi_a = np.exp(_nn.log_softmax(logits)[np.arange(X.shape[0]), arms])
-        w = np.minimum(pi_a / propensity, self.max_importance_weight)
-        if self.off_policy == "snips":
-            w = w / max(float(w.mean()), 1e-12)
-        return np.asarray(w)
+        return importance_weights(
+            np.minimum(pi_a, 1.0),
+            propensity,
+            max_weight=self.max_importance_weight,
+            self_normalize=self.off_policy == "snips",
+        )

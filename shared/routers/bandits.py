@@ -63,6 +63,9 @@ class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persist
         "alpha": [Interval(float, 0.0, None, closed="neither")],
         "cost_scale": [Interval(float, 0.0, None, closed="neither"), None],
         "cost_quantile": [Interval(float, 0.0, 1.0, closed="right")],
+        "pessimism": [Interval(float, 0.0, None)],
+        "prior_quality": [Interval(float, 0.0, 1.0), None],
+        "prior_strength": [Interval(float, 0.0, None, closed="neither")],
         "random_state": ["random_state"],
     }
 
@@ -71,6 +74,9 @@ class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persist
         return [{"random_state": 0}, {"cost_scale": 0.01, "random_state": 1}]
 
     alpha: float
+    pessimism: float
+    prior_quality: float | None
+    prior_strength: float
     cost_scale: float | None
     cost_quantile: float
     random_state: int | None
@@ -82,7 +88,7 @@ class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persist
         self.models_ = models
         self.n_features_in_ = n_features
         K, p = len(models), n_features + 1
-        self.A_inv_ = np.tile(np.eye(p) / self.alpha, (K, 1, 1))
+        self.A_inv_ = np.tile(np.diag(1.0 / self._penalty(p)), (K, 1, 1))
         self.b_quality_ = np.zeros((K, p))
         self.b_cost_ = np.zeros((K, p))
         self.counts_ = np.zeros(K, dtype=np.int64)
@@ -101,9 +107,15 @@ class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persist
         else:
             self.cost_scale_ = self.cost_history_.scale(self.cost_quantile)
 
+    def _penalty(self, p: int) -> FloatArray:
+        """Prior precision: ``alpha`` on the weights, ``prior_strength`` on the intercept."""
+        pen = np.full(p, float(self.alpha))
+        pen[-1] = float(self.prior_strength)
+        return pen
+
     def _fit_arm(self, k: int, X1: FloatArray, q: FloatArray, c: FloatArray) -> None:
         p = X1.shape[1]
-        A = self.alpha * np.eye(p) + X1.T @ X1
+        A = np.diag(self._penalty(p)) + X1.T @ X1
         self.A_inv_[k] = np.linalg.inv(A)
         self.b_quality_[k] = X1.T @ q
         self.b_cost_[k] = X1.T @ c
@@ -113,6 +125,19 @@ class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persist
     def _solve(self, k: int) -> None:
         self.theta_quality_[k] = self.A_inv_[k] @ self.b_quality_[k]
         self.theta_cost_[k] = self.A_inv_[k] @ self.b_cost_[k]
+
+    def _prior_quality(self) -> float:
+        """The intercepts' prior mean: ``prior_quality``, or the pooled mean of revealed quality."""
+        if self.prior_quality is not None:
+            return float(self.prior_quality)
+        n = int(self.counts_.sum())
+        # the intercept column of b_quality_ holds each arm's sum of revealed qualities
+        return float(self.b_quality_[:, -1].sum() / n) if n else 0.5
+
+    def _quality_weights(self) -> FloatArray:
+        """Quality weights shrunk toward the prior: ``A^-1 (b + strength * prior * e_intercept)``."""
+        shift = self.prior_strength * self._prior_quality() * self.A_inv_[:, :, -1]
+        return np.asarray(self.theta_quality_ + shift)
 
     def initialize(self, models: Sequence[str], n_features: int) -> Self:
         """Start from nothing (every prediction 0) so that :meth:`update` can learn online."""
@@ -205,19 +230,34 @@ class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persist
     def _predict(self, X: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Predicted quality, cost and the ridge width ``sqrt(x' A^-1 x)``, each ``(n, K)``."""
         X1 = _with_intercept(X)
-        quality = X1 @ self.theta_quality_.T
+        quality = X1 @ self._quality_weights().T
         cost = np.maximum(X1 @ self.theta_cost_.T, 0.0)
         width = np.sqrt(np.maximum(np.einsum("ni,kij,nj->nk", X1, self.A_inv_, X1), 0.0))
         return quality, cost, width
 
+    def confidence_width(self, X: ArrayLike) -> FloatArray:
+        """``(n, K)`` ridge widths ``sqrt(x' A_k^-1 x)``: how thin each model's data is near ``x``.
+
+        The width shrinks like ``1 / sqrt(n_k)`` with the number of outcomes logged for model
+        ``k`` near the prompt; UCB adds it (times ``exploration_weight``) and ``pessimism``
+        subtracts it.
+        """
+        return self._predict(self._check_X(X, allow_1d=True))[2]
+
     def _route_scores(self, X: FloatArray, preference: Preference, explore: bool) -> RouteScores:
         quality, cost, width = self._predict(X)
-        mean = scalarize(preference, quality, cost, self.cost_scale_)
         if explore:
+            mean = scalarize(preference, quality, cost, self.cost_scale_)
             return self._explore(
                 mean, width * (preference.quality + preference.cost), quality, cost
             )
-        return RouteScores(utility=mean, quality=quality, cost=cost)
+        # greedy: act on the pessimistic quality (a lower confidence bound where data is thin)
+        quality = quality - self.pessimism * width
+        return RouteScores(
+            utility=scalarize(preference, quality, cost, self.cost_scale_),
+            quality=quality,
+            cost=cost,
+        )
 
     def _explore(
         self, mean: FloatArray, width: FloatArray, quality: FloatArray, cost: FloatArray
@@ -297,9 +337,15 @@ class LinUCBRouter(_LinearArmsRouter):
         exploration_weight: float = 0.5,
         cost_scale: float | None = None,
         cost_quantile: float = 0.95,
+        pessimism: float = 0.0,
+        prior_quality: float | None = None,
+        prior_strength: float = 1.0,
         random_state: int | None = None,
     ) -> None:
         self.alpha = alpha
+        self.pessimism = pessimism
+        self.prior_quality = prior_quality
+        self.prior_strength = prior_strength
         self.exploration_weight = exploration_weight
         self.cost_scale = cost_scale
         self.cost_quantile = cost_quantile
@@ -350,9 +396,15 @@ class LinearThompsonRouter(_LinearArmsRouter):
         n_samples: int = 256,
         cost_scale: float | None = None,
         cost_quantile: float = 0.95,
+        pessimism: float = 0.0,
+        prior_quality: float | None = None,
+        prior_strength: float = 1.0,
         random_state: int | None = None,
     ) -> None:
         self.alpha = alpha
+        self.pessimism = pessimism
+        self.prior_quality = prior_quality
+        self.prior_strength = prior_strength
         self.posterior_scale = posterior_scale
         self.n_samples = n_samples
         self.cost_scale = cost_scale
@@ -406,9 +458,15 @@ class EpsilonGreedyRouter(_LinearArmsRouter):
         epsilon: float = 0.1,
         cost_scale: float | None = None,
         cost_quantile: float = 0.95,
+        pessimism: float = 0.0,
+        prior_quality: float | None = None,
+        prior_strength: float = 1.0,
         random_state: int | None = None,
     ) -> None:
         self.alpha = alpha
+        self.pessimism = pessimism
+        self.prior_quality = prior_quality
+        self.prior_strength = prior_strength
         self.epsilon = epsilon
         self.cost_scale = cost_scale
         self.cost_quantile = cost_quantile

@@ -39,11 +39,12 @@ from .._validation import (
 )
 from ..capabilities import ColdStarts, FitsBandit, FitsTable, LearnsOnline, Persists
 from ..exceptions import DataError
-from ..outcomes import check_bandit_arrays
+from ..outcomes import BanditLog, check_bandit_arrays
 from ..preference import Preference, PreferenceLike
 from . import _nn
 from ._cost import CostHistory, preference_features, scaled_cost, two_weights
 from ._policy_steps import PolicyGradientMixin
+from .offpolicy import doubly_robust_outcomes
 
 FloatArray = NDArray[np.float64]
 
@@ -79,9 +80,19 @@ class BaRPRouter(
         baseline_decay: decay of the EMA baseline.
         feedback: ``"bandit"`` (reveal only the sampled model's outcome) or ``"full"`` (exact
             expected-reward gradient over every observed model) for :meth:`fit`.
-        off_policy: ``"clip"`` (importance weights clipped at ``max_importance_weight``) or
-            ``"snips"`` (self-normalized in each mini-batch) for :meth:`fit_bandit`/:meth:`update`.
-        max_importance_weight: clip of importance weights ``pi / propensity``.
+        off_policy: how :meth:`fit_bandit` corrects for the logging policy: ``"clip"``
+            (REINFORCE on the logged action, importance weights clipped at
+            ``max_importance_weight``), ``"snips"`` (the same weights self-normalized in each
+            mini-batch) or ``"dr"`` (doubly robust: a per-model ridge reward model fills every
+            model's outcome on every logged prompt, the logged cell is corrected by its clipped
+            importance-weighted residual, and the policy follows the exact expected-reward
+            gradient over all models). :meth:`update` always clips (``"snips"`` normalizes).
+        max_importance_weight: clip of importance weights ``pi / propensity`` (``1 / propensity``
+            in the doubly robust correction).
+        pessimism: with ``off_policy="dr"``, subtract ``pessimism * sqrt(x' A_k^-1 x)`` (the
+            reward model's confidence width for model ``k``) from every estimated quality, so that
+            models logged rarely near a prompt are not chosen on optimistic noise.
+        reward_alpha: ridge penalty of the doubly robust reward model.
         max_grad_norm: global gradient-norm clip (``None``: no clipping).
         weight_decay: L2 penalty on the weights.
         aux_weight: weight of the auxiliary regression of the factored head on revealed
@@ -118,7 +129,9 @@ class BaRPRouter(
         "n_actions": [_POS_INT],
         "baseline_decay": [Interval(float, 0.0, 1.0, closed="left")],
         "feedback": [Options({"bandit", "full"})],
-        "off_policy": [Options({"clip", "snips"})],
+        "off_policy": [Options({"clip", "snips", "dr"})],
+        "pessimism": [Interval(float, 0.0, None)],
+        "reward_alpha": [_POS_FLOAT],
         "max_importance_weight": [Interval(float, 1.0, None)],
         "max_grad_norm": [_POS_FLOAT, None],
         "weight_decay": [Interval(float, 0.0, None)],
@@ -154,6 +167,8 @@ class BaRPRouter(
         feedback: str = "bandit",
         off_policy: str = "clip",
         max_importance_weight: float = 20.0,
+        pessimism: float = 0.0,
+        reward_alpha: float = 1.0,
         max_grad_norm: float | None = 5.0,
         weight_decay: float = 0.0,
         aux_weight: float = 1.0,
@@ -177,6 +192,8 @@ class BaRPRouter(
         self.feedback = feedback
         self.off_policy = off_policy
         self.max_importance_weight = max_importance_weight
+        self.pessimism = pessimism
+        self.reward_alpha = reward_alpha
         self.max_grad_norm = max_grad_norm
         self.weight_decay = weight_decay
         self.aux_weight = aux_weight
@@ -341,12 +358,52 @@ class BaRPRouter(
             if log.preferences is None
             else two_weights(log.preferences[:, 0], log.preferences[:, 1])
         )
+        if self.off_policy == "dr":
+            return self._fit_doubly_robust(Xc, log, ct, W_log)
         for idx in self._batches(Xc.shape[0]):
             W2 = W_log[idx] if W_log is not None else self._sample_prefs(idx.size)
             r = W2[:, 0] * log.quality[idx] - W2[:, 1] * ct[idx]
             w = self._importance(Xc[idx], W2, arms[idx], log.propensity[idx])
             b = self._baseline(r, w)
             self._policy_step(Xc[idx], W2, arms[idx], r - b, w, log.quality[idx], ct[idx])
+        return self
+
+    def _fit_doubly_robust(
+        self, Xc: FloatArray, log: BanditLog, ct: FloatArray, W_log: FloatArray | None
+    ) -> Self:
+        """Exact-gradient policy steps on pessimistic doubly robust outcomes of every model."""
+        from .bandits import LinUCBRouter  # the reward model: per-model ridge on [x ; 1]
+
+        models = list(log.models)
+        cost = log.filled_cost()
+        reward = LinUCBRouter(alpha=self.reward_alpha, cost_scale=self.cost_scale_).fit_bandit(
+            Xc, list(log.chosen), log.quality, cost, log.propensity, models=models
+        )
+        scores = reward.scores(Xc)
+        assert scores.quality is not None and scores.cost is not None
+        doubt = self.pessimism * reward.confidence_width(Xc)
+        clip = self.max_importance_weight
+        arms = log.arms
+        # pessimism after the correction, which would otherwise cancel it in expectation
+        Q_dr = doubly_robust_outcomes(
+            scores.quality, arms, log.quality, log.propensity, max_weight=clip
+        )
+        Q_dr -= doubt
+        q_low = scores.quality - doubt
+        c_hat = scaled_cost(scores.cost, self.cost_scale_)
+        C_dr = doubly_robust_outcomes(c_hat, arms, ct, log.propensity, max_weight=clip)
+        ones = np.ones_like(q_low)
+        for idx in self._batches(Xc.shape[0]):
+            W2 = W_log[idx] if W_log is not None else self._sample_prefs(idx.size)
+            R = W2[:, :1] * Q_dr[idx] - W2[:, 1:] * C_dr[idx]
+
+            def grad(logp: FloatArray, R: FloatArray = R) -> FloatArray:
+                pi = np.exp(logp)
+                mean = (pi * R).sum(1, keepdims=True)
+                return np.asarray(-pi * (R - mean) / R.shape[0])
+
+            # the auxiliary regression distils the (pessimistic) reward model into the head
+            self._step(Xc[idx], W2, grad, (ones[idx], q_low[idx], c_hat[idx]))
         return self
 
     def update(
