@@ -30,7 +30,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Tool
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableBinding
 
-from shared import ModelCard
+from shared import EmptyStreamError, ModelCard
 from shared.serving import Attempts, estimate_usage
 
 logger = logging.getLogger("prefroute.langchain")
@@ -45,6 +45,7 @@ __all__ = [
     "default_card",
     "finish_result",
     "generate",
+    "has_output",
     "intersect_profiles",
     "member_achunks",
     "member_chunks",
@@ -122,10 +123,30 @@ def _accepts_stream_usage(method: Callable[..., Any]) -> bool:
 
 
 def _with_stream_usage(member: BaseChatModel, name: str, call: dict[str, Any]) -> dict[str, Any]:
-    """Ask a member that supports it (``ChatOpenAI``...) for the usage of its stream."""
-    if "stream_usage" not in call and _accepts_stream_usage(getattr(type(member), name)):
+    """Ask a member that supports it for the usage of its stream: ``stream_usage=True`` when its
+    ``_stream`` declares the keyword or it has a ``stream_usage`` field (``ChatOpenAI``)."""
+    if "stream_usage" in call:
+        return call
+    if "stream_usage" in type(member).model_fields or _accepts_stream_usage(
+        getattr(type(member), name)
+    ):
         return {**call, "stream_usage": True}
     return call
+
+
+def has_output(chunk: ChatGenerationChunk) -> bool:
+    """Whether a streamed chunk carries output (text or a tool call), unlike a role chunk."""
+    message = chunk.message
+    if chunk.text or getattr(message, "tool_call_chunks", None):
+        return True
+    extra = message.additional_kwargs
+    return bool(extra.get("tool_calls") or extra.get("function_call"))
+
+
+def _answer(result: ChatResult, member: BaseChatModel) -> ChatResult:
+    if not result.generations:  # e.g. an OpenAI response with no choices
+        raise EmptyStreamError(f"{type(member).__name__} returned no generation")
+    return result
 
 
 def accepts_run_manager(member: BaseChatModel, name: str) -> bool:
@@ -209,7 +230,7 @@ def generate(
     """``member._generate`` inside the router's run (``run_manager`` passed if declared)."""
     if accepts_run_manager(member, "_generate"):
         call = {**call, "run_manager": run_manager}
-    return member._generate(messages, stop=stop, **call)
+    return _answer(member._generate(messages, stop=stop, **call), member)
 
 
 async def agenerate(
@@ -222,7 +243,7 @@ async def agenerate(
     """``member._agenerate`` inside the router's run (``run_manager`` passed if declared)."""
     if accepts_run_manager(member, "_agenerate"):
         call = {**call, "run_manager": run_manager}
-    return await member._agenerate(messages, stop=stop, **call)
+    return _answer(await member._agenerate(messages, stop=stop, **call), member)
 
 
 def member_chunks(

@@ -66,6 +66,7 @@ from ._members import (
     default_card,
     finish_result,
     generate,
+    has_output,
     intersect_profiles,
     member_achunks,
     member_chunks,
@@ -519,17 +520,20 @@ class RouterChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         route = self._route_of(messages, kwargs)
         attempts = self._attempts(route)
-        _, first, rest = attempts.stream(
+        _, head, rest = attempts.stream(
             lambda name: member_chunks(
                 self.models[name],
                 messages,
                 stop,
                 run_manager,
                 member_kwargs(self.models[name], kwargs),
-            )
+            ),
+            has_output=has_output,
         )
         usage = UsageTracker(route.prompt)
-        yield usage.see(stamp_chunk(first, attempts.routing(), self._ls_identity(attempts)))
+        stamp_chunk(head[0], attempts.routing(), self._ls_identity(attempts))
+        for chunk in head:
+            yield usage.see(chunk)
         for chunk in rest:
             yield usage.see(chunk)
         estimate = usage.estimate_chunk()
@@ -545,17 +549,20 @@ class RouterChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         route = await self._aroute_of(messages, kwargs)
         attempts = self._attempts(route)
-        _, first, rest = await attempts.astream(
+        _, head, rest = await attempts.astream(
             lambda name: member_achunks(
                 self.models[name],
                 messages,
                 stop,
                 run_manager,
                 member_kwargs(self.models[name], kwargs),
-            )
+            ),
+            has_output=has_output,
         )
         usage = UsageTracker(route.prompt)
-        yield usage.see(stamp_chunk(first, attempts.routing(), self._ls_identity(attempts)))
+        stamp_chunk(head[0], attempts.routing(), self._ls_identity(attempts))
+        for chunk in head:
+            yield usage.see(chunk)
         async for chunk in rest:
             yield usage.see(chunk)
         estimate = usage.estimate_chunk()

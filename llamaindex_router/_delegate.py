@@ -23,6 +23,7 @@ from collections.abc import (
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from llama_index.core.base.llms.types import ChatResponse, CompletionResponse, ToolCallBlock
 from llama_index.core.llms.llm import LLM
 from llama_index_instrumentation import get_dispatcher
 from llama_index_instrumentation.dispatcher import active_instrument_tags
@@ -36,6 +37,7 @@ __all__ = [
     "ToolCallOwners",
     "attempts_for",
     "dispatcher",
+    "has_output",
     "member_tags",
     "serve_astream",
     "serve_stream",
@@ -114,15 +116,29 @@ def attempts_for(decision: Decision, *, sticky: bool, fallback: bool) -> Attempt
     return attempts
 
 
+def has_output(response: Any) -> bool:
+    """Whether a streamed response carries output (text or a tool call), unlike a role chunk."""
+    if isinstance(response, ChatResponse):
+        message = response.message
+        text = response.delta if response.delta is not None else message.content
+        if text or message.additional_kwargs.get("tool_calls"):
+            return True
+        return any(isinstance(block, ToolCallBlock) for block in message.blocks)
+    if isinstance(response, CompletionResponse):
+        return bool(response.delta if response.delta is not None else response.text)
+    return True
+
+
 def serve_stream(
     attempts: Attempts, call: Callable[[str], Iterable[T]], stamp: Callable[[T], T]
 ) -> Generator[T, None, None]:
-    """Start the stream now (falling back until a member yields a first chunk) and return a
-    generator over every chunk, each passed to ``stamp``."""
-    name, first, rest = attempts.stream(call)
+    """Start the stream now (falling back until a member yields a chunk with output) and return
+    a generator over every chunk, each passed to ``stamp``."""
+    name, head, rest = attempts.stream(call, has_output=has_output)
 
     def chunks() -> Generator[T, None, None]:
-        yield stamp(first)
+        for chunk in head:
+            yield stamp(chunk)
         while True:
             with attempts.scope(name):
                 try:
@@ -140,10 +156,11 @@ async def serve_astream(
     stamp: Callable[[T], T],
 ) -> AsyncGenerator[T, None]:
     """Async :func:`serve_stream`."""
-    name, first, rest = await attempts.astream(call)
+    name, head, rest = await attempts.astream(call, has_output=has_output)
 
     async def chunks() -> AsyncGenerator[T, None]:
-        yield stamp(first)
+        for chunk in head:
+            yield stamp(chunk)
         while True:
             with attempts.scope(name):
                 try:

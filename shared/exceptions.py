@@ -18,7 +18,7 @@ from the builtin exception that code written before prefroute would already catc
     ├── FeedbackError (ValueError)                a rating or feedback record is invalid
     │   ├── UnknownDecisionError (KeyError)       a rating refers to a decision the store never saw
     │   └── FeedbackUnavailableError              the feedback database cannot be reached
-    ├── EmptyStreamError (RuntimeError)           a member's stream ended with no chunk (falls back)
+    ├── EmptyStreamError (RuntimeError)           a member streamed (or answered) nothing (falls back)
     └── AllCandidatesFailedError (RuntimeError)   every candidate model failed for one call
 
 Examples:
@@ -154,7 +154,8 @@ class FeedbackUnavailableError(FeedbackError):
 
 
 class EmptyStreamError(RouterError, RuntimeError):
-    """A pool member's stream ended without a single chunk (the router falls back)."""
+    """A pool member's stream ended without output, or its response held no answer (the router
+    falls back)."""
 
 
 class AllCandidatesFailedError(RouterError, RuntimeError):

@@ -212,7 +212,6 @@ _CALLER_ERRORS: tuple[type[BaseException], ...] = (
     ImportError,
     NotImplementedError,
     AssertionError,
-    LookupError,
     SyntaxError,
     RecursionError,
 )
@@ -250,8 +249,9 @@ def is_fallback_error(err: BaseException) -> bool:
     client (``openai``, ``anthropic``, ``httpx``...) or carrying an HTTP ``status_code``.
     Programming and caller errors are re-raised at once: ``TypeError`` (a wrong keyword),
     ``AttributeError``, ``NameError``, ``ImportError``, ``NotImplementedError``,
-    ``AssertionError``, ``LookupError``, and prefroute's own errors (a bad preference...).
-    Other exceptions (``RuntimeError``, ``ValueError`` from a provider integration...) fall back.
+    ``AssertionError``, and prefroute's own errors (a bad preference...). Other exceptions
+    (``RuntimeError``, ``ValueError``, or the ``IndexError``/``KeyError`` an integration raises on
+    a malformed response) fall back.
 
     Examples:
         >>> import json
@@ -293,7 +293,7 @@ class Attempts:
     """Serve one decision: call candidates of ``decision.ranking`` in order until one answers.
 
     A member that raises a fallback error (:func:`is_fallback_error`) before producing output
-    (for a stream: before its first chunk; a stream with no chunk is an
+    (for a stream: before its first chunk with output; a stream with none is an
     :class:`~shared.EmptyStreamError`) is replaced by the next candidate; any other error, or
     any error with ``fallback=False``, propagates at once. When every candidate failed,
     :class:`~shared.AllCandidatesFailedError` is raised (from the last error).
@@ -388,45 +388,65 @@ class Attempts:
             return result
         raise self._all_failed()
 
-    def stream(self, call: Callable[[str], Iterable[T]]) -> tuple[str, T, Iterator[T]]:
-        """Start ``call(member)`` and pull its first chunk, falling back until one streams.
+    def stream(
+        self, call: Callable[[str], Iterable[T]], *, has_output: Callable[[T], bool] | None = None
+    ) -> tuple[str, list[T], Iterator[T]]:
+        """Start ``call(member)`` and pull chunks until one carries output, falling back until a
+        member streams some.
+
+        Providers often open a stream with chunks that carry no output (OpenAI's role chunk);
+        with ``has_output``, those are held back with the first chunk that does, so a member
+        that fails after them still falls back. A stream that ends before any output is an
+        :class:`~shared.EmptyStreamError`.
 
         Returns:
-            ``(member, first chunk, iterator over the rest)``.
+            ``(member, head, rest)``: the chunks pulled so far (ending with the first output
+            chunk) and the iterator over the others.
         """
         for index, name in enumerate(self.candidates):
+            head: list[T] = []
             try:
                 with self.scope(name):
                     iterator = iter(call(name))
-                    try:
-                        first = next(iterator)
-                    except StopIteration:
-                        raise EmptyStreamError(f"{name!r} streamed no chunk") from None
+                    for chunk in iterator:
+                        head.append(chunk)
+                        if has_output is None or has_output(chunk):
+                            break
+                    else:
+                        raise EmptyStreamError(f"{name!r} streamed no output")
             except Exception as err:
                 self._failed(index, name, err)
                 continue
             self._succeeded(name)
-            return name, first, iterator
+            return name, head, iterator
         raise self._all_failed()
 
     async def astream(
-        self, call: Callable[[str], Awaitable[AsyncIterator[T]] | AsyncIterator[T]]
-    ) -> tuple[str, T, AsyncIterator[T]]:
+        self,
+        call: Callable[[str], Awaitable[AsyncIterator[T]] | AsyncIterator[T]],
+        *,
+        has_output: Callable[[T], bool] | None = None,
+    ) -> tuple[str, list[T], AsyncIterator[T]]:
         """Async :meth:`stream`; ``call`` returns an async iterator or an awaitable of one."""
         for index, name in enumerate(self.candidates):
+            head: list[T] = []
             try:
                 with self.scope(name):
                     started = call(name)
-                    iterator = started if hasattr(started, "__anext__") else await started
-                    try:
-                        first = await iterator.__anext__()
-                    except StopAsyncIteration:
-                        raise EmptyStreamError(f"{name!r} streamed no chunk") from None
+                    iterator: AsyncIterator[T] = (
+                        started if isinstance(started, AsyncIterator) else await started
+                    )
+                    async for chunk in iterator:
+                        head.append(chunk)
+                        if has_output is None or has_output(chunk):
+                            break
+                    else:
+                        raise EmptyStreamError(f"{name!r} streamed no output")
             except Exception as err:
                 self._failed(index, name, err)
                 continue
             self._succeeded(name)
-            return name, first, iterator  # type: ignore[return-value]
+            return name, head, iterator
         raise self._all_failed()
 
 

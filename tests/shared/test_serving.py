@@ -88,6 +88,7 @@ def _status_error(cls: type[openai.APIStatusError], status: int) -> openai.APISt
         json.JSONDecodeError("Expecting value", "not json", 0),
         EmptyStreamError("nothing"),
         RuntimeError("provider unavailable"),
+        IndexError("list index out of range"),  # an integration parsing a malformed response
     ],
 )
 def test_provider_errors_fall_back(err: BaseException) -> None:
@@ -100,7 +101,6 @@ def test_provider_errors_fall_back(err: BaseException) -> None:
         TypeError("got an unexpected keyword argument 'temprature'"),
         AttributeError("x"),
         NameError("y"),
-        KeyError("z"),
         NotImplementedError(),
         PreferenceError("bad"),
         KeyboardInterrupt(),
@@ -172,9 +172,26 @@ def test_stream_pulls_the_first_chunk_and_skips_empty_streams() -> None:
         return iter(["x", "y"])
 
     attempts = Attempts(decision("a", "b"))
-    name, first, rest = attempts.stream(call)
-    assert (name, first, list(rest)) == ("b", "x", ["y"])
+    name, head, rest = attempts.stream(call)
+    assert (name, head, list(rest)) == ("b", ["x"], ["y"])
     assert attempts.routing()["fallbacks"][0]["error"].startswith("EmptyStreamError")
+
+
+def test_stream_holds_chunks_without_output_and_falls_back_after_them() -> None:
+    """An opening chunk with no output (OpenAI's role chunk) does not commit to the member."""
+
+    def call(name: str) -> Iterator[str]:
+        yield ""
+        if name == "a":
+            raise ConnectionError("cut")
+        yield from ("", "x", "y")
+
+    attempts = Attempts(decision("a", "b"))
+    name, head, rest = attempts.stream(call, has_output=bool)
+    assert (name, head, list(rest)) == ("b", ["", "", "x"], ["y"])
+    only_empty = Attempts(decision("a"))
+    with pytest.raises(AllCandidatesFailedError, match="EmptyStreamError"):
+        only_empty.stream(lambda _n: iter(["", ""]), has_output=bool)
 
 
 async def test_astream_accepts_iterators_and_awaitables() -> None:
@@ -187,10 +204,12 @@ async def test_astream_accepts_iterators_and_awaitables() -> None:
             raise TimeoutError("a")
         return chunks("p", "q")
 
-    name, first, rest = await Attempts(decision("a", "b")).astream(started)
-    assert (name, first, [c async for c in rest]) == ("b", "p", ["q"])
-    name, first, _ = await Attempts(decision("a", "b")).astream(lambda n: chunks(n))
-    assert (name, first) == ("a", "a")
+    name, head, rest = await Attempts(decision("a", "b")).astream(started)
+    assert (name, head, [c async for c in rest]) == ("b", ["p"], ["q"])
+    name, head, _ = await Attempts(decision("a", "b")).astream(
+        lambda n: chunks("", n), has_output=bool
+    )
+    assert (name, head) == ("a", ["", "a"])
 
 
 async def test_arun() -> None:
