@@ -174,7 +174,7 @@ def test_member_retries_are_reported(
     """ChatOpenAI's default max_retries=2 sends three requests before the router can fall back;
     the router warns about such members."""
     openai_server.always("gpt-big", Fail(500, retry_after=0.01))
-    with caplog.at_level(logging.WARNING, logger="shared.serving"):
+    with caplog.at_level(logging.WARNING, logger="prefroute.serving"):
         router = router_over(
             openai_server, members={"big": member(openai_server, "gpt-big", max_retries=2)}
         )
