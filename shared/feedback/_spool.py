@@ -29,7 +29,7 @@ __all__ = ["Spool"]
 Work = Callable[[Connection], Any]
 Runner = Callable[[Work], Any]
 
-logger = logging.getLogger("shared.feedback.store")
+logger = logging.getLogger("prefroute.feedback.store")
 
 #: back-off between flush attempts while the database stays unreachable, in seconds
 _FIRST_DELAY, _MAX_DELAY = 0.05, 2.0

@@ -58,7 +58,7 @@ IntArray = NDArray[np.intp]
 
 __all__ = ["CANDIDATE_GROUPS", "AutoRouter"]
 
-logger = logging.getLogger("shared.routing")
+logger = logging.getLogger("prefroute.routing")
 
 
 @dataclass(frozen=True)

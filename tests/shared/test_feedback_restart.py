@@ -100,7 +100,7 @@ def test_long_outage_goes_to_the_spool_and_is_flushed(
     """An outage longer than retry_seconds: writes go to the spool (one WARNING line), are
     written in order when the server is back (one INFO line), and none is lost."""
     with (
-        caplog.at_level(logging.INFO, logger="shared.feedback.store"),
+        caplog.at_level(logging.INFO, logger="prefroute.feedback.store"),
         FeedbackStore(url, retry_seconds=0.3) as store,
     ):
         acknowledged = _restart_during_writes(store, server, down_s=2.0)
