@@ -4,9 +4,10 @@
 optionally repeated): ridge heads at several penalties (today's ``RidgeRouter(alpha="cv")``
 among them), ridge heads on targets relative to a reference model (each model's quality minus the
 best training model's, as pairwise peers do), similarity-weighted kNN with wide neighbourhoods, the
-predicted-task router, and the means of the two and three best of them. Each candidate's
-out-of-fold predictions are swept over the price of quality exactly as ``prefroute evaluate``
-sweeps a router; the candidate with the best decision metric (anchored AIQ + Q@Cbest on the
+predicted-task router, and the means of the two and three best of them. Every candidate predicts
+quality; cost comes from one ridge cost head (``RidgeRouter(alpha="cv")``) for all. Each
+candidate's out-of-fold predictions are swept over the price of quality exactly as
+``prefroute evaluate`` sweeps a router; the candidate with the best decision metric (anchored AIQ + Q@Cbest on the
 validation folds, not squared error) is refitted on every training row.
 
 **The guard.** For each price of quality in the sweep, validation also compares the chosen
@@ -88,6 +89,9 @@ CANDIDATE_GROUPS: dict[str, tuple[_Spec, ...]] = {
     "task": tuple(_Spec(f"task(C={c:g})", "TaskRouter", {"C": c}) for c in (1.0, 10.0)),
 }
 
+#: The one cost head every candidate's decisions use (candidates differ in predicted quality).
+_COST_HEAD = _Spec("cost head", "RidgeRouter", {"alpha": "cv"})
+
 
 def _router_class(name: str) -> type[BaseRouter]:
     from .._registry import router_class
@@ -159,7 +163,9 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
         chosen_: name of the chosen candidate.
         members_: the fitted member routers (several for an ensemble) with the affine map
             ``(a, b)`` of each one's quality (``a * q̂ + b``; not the identity for relative
-            targets); the mapped predictions are averaged.
+            targets); the mapped quality predictions are averaged.
+        cost_head_: the ``RidgeRouter(alpha="cv")`` whose cost predictions every candidate's
+            decisions use (the candidates differ only in predicted quality).
         report_: JSON-able record of the choice: every candidate's validation figures, the choice
             and the guard's verdict at each price.
     """
@@ -244,16 +250,22 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
         return router, affine
 
     @staticmethod
-    def _predict(
+    def _quality(
         members: Sequence[tuple[BaseRouter, tuple[float, float]]], X: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
-        qs, cs = [], []
+    ) -> FloatArray:
+        """Mean of the members' mapped quality predictions."""
+        qs = []
         for m, (a, b) in members:
             rs = m.scores(X, Preference())
-            assert rs.quality is not None and rs.cost is not None
+            assert rs.quality is not None
             qs.append(a * rs.quality + b)
-            cs.append(rs.cost)
-        return np.mean(qs, axis=0), np.mean(cs, axis=0)
+        return np.asarray(np.mean(qs, axis=0), dtype=np.float64)
+
+    @staticmethod
+    def _cost(head: BaseRouter, X: FloatArray) -> FloatArray:
+        c = head.scores(X, Preference()).cost
+        assert c is not None
+        return np.asarray(np.maximum(c, 0.0), dtype=np.float64)
 
     def _validate(
         self, oof: Sequence[tuple[FloatArray, FloatArray]], Q: FloatArray, C: FloatArray
@@ -368,6 +380,7 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
         chosen = max(results, key=lambda n: results[n].score)
         self.chosen_ = chosen
         self.members_ = [self._fit_member(s, Xc, Q, C, task_list) for s in groups[chosen]]
+        self.cost_head_ = self._fit_member(_COST_HEAD, Xc, Q, C, task_list)[0]
         val = results[chosen]
         self.quality_mean_ = np.nanmean(Q, axis=0)
         self.cost_mean_ = np.nanmean(C, axis=0)
@@ -400,10 +413,12 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
                 train = np.ones(X.shape[0], dtype=bool)
                 train[val_rows] = False
                 sub_tasks = None if tasks is None else [t for t, k in zip(tasks, train) if k]
+                head = self._fit_member(_COST_HEAD, X[train], Q[train], C[train], sub_tasks)[0]
+                c = self._cost(head, X[val_rows])
                 for s in specs:
                     member = self._fit_member(s, X[train], Q[train], C[train], sub_tasks)
-                    q, c = self._predict([member], X[val_rows])
-                    preds[s.name][0][f], preds[s.name][1][f] = q, c
+                    preds[s.name][0][f] = self._quality([member], X[val_rows])
+                    preds[s.name][1][f] = c
                     done += 1
                     elapsed = time.perf_counter() - start
                     logger.info(
@@ -466,7 +481,7 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
             q = np.repeat(self.quality_mean_[None, :], X.shape[0], axis=0)
             c = np.repeat(self.cost_mean_[None, :], X.shape[0], axis=0)
         else:
-            q, c = self._predict(self.members_, X)
+            q, c = self._quality(self.members_, X), self._cost(self.cost_head_, X)
         return RouteScores(scalarize(preference, q, c, self.cost_scale_), quality=q, cost=c)
 
     # ------------------------------------------------------------------ persistence
@@ -477,7 +492,7 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
             "guard_constant": self.guard_constant_,
         }
         members = []
-        for i, (m, affine) in enumerate(self.members_):
+        for i, (m, affine) in enumerate([*self.members_, (self.cost_head_, (1.0, 0.0))]):
             assert isinstance(m, Persists)
             meta, sub = m._get_state()
             members.append(
@@ -496,7 +511,7 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
             "chosen": self.chosen_,
             # JSON, not the .npz: the pure-cost end is an infinite price
             "guard_prices": ["inf" if math.isinf(p) else float(p) for p in self.guard_prices_],
-            "members": members,
+            "members": members,  # the quality members, then the cost head
             "report": self.report_,
         }
         return meta_out, arrays
@@ -521,4 +536,4 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
             router._set_state(doc["state"], sub)
             a, b = (float(v) for v in doc["quality_affine"])
             members.append((router, (a, b)))
-        self.members_ = members
+        self.members_, self.cost_head_ = members[:-1], members[-1][0]
