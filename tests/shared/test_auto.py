@@ -116,6 +116,8 @@ def test_save_load_round_trip_records_the_choice(tmp_path: Path) -> None:
     assert "why" in doc["state"]["report"] and doc["state"]["report"]["guard"]
     again = load_router(tmp_path)
     assert isinstance(again, AutoRouter) and again.report_ == router.report_
+    assert type(again.cost_head_).__name__ == "RidgeRouter"
+    assert len(again.members_) == len(router.members_) == len(doc["state"]["members"]) - 1
     for pref in (Preference.from_price(0.0), Preference.from_price(1.0), Preference(0.0, 1.0)):
         np.testing.assert_allclose(
             again.decision_function(X, pref), router.decision_function(X, pref)
