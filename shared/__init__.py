@@ -92,6 +92,7 @@ if TYPE_CHECKING:
     from .encoders import CachedEncoder as CachedEncoder
     from .encoders import ConcatEncoder as ConcatEncoder
     from .encoders import HashingEncoder as HashingEncoder
+    from .encoders import PromptEmbedding as PromptEmbedding
     from .encoders import PromptEncoder as PromptEncoder
     from .encoders import SentenceTransformerEncoder as SentenceTransformerEncoder
     from .encoders import cached_embeddings as cached_embeddings
@@ -112,6 +113,7 @@ if TYPE_CHECKING:
     from .exceptions import DimensionMismatchError as DimensionMismatchError
     from .exceptions import EmptyStreamError as EmptyStreamError
     from .exceptions import EncoderError as EncoderError
+    from .exceptions import EncoderMismatchError as EncoderMismatchError
     from .exceptions import FeedbackError as FeedbackError
     from .exceptions import FeedbackUnavailableError as FeedbackUnavailableError
     from .exceptions import InfeasibleError as InfeasibleError

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .embedding import PromptEmbedding  # at run time: pydantic models hold Decisions
 from .exceptions import InvalidParameterError
 from .preference import Preference
 
@@ -56,6 +57,9 @@ class Decision:
         encoder: name of the prompt encoder the embedding came from (set by
             :class:`~shared.RoutingEngine`; the feedback store keeps it, so ``prefroute train`` can
             check it retrains with the same encoder); ``""`` when unknown.
+        embedding: the prompt's embedding and its encoder, attached by
+            :class:`~shared.RoutingEngine` so that the feedback store can keep it (not part of
+            :meth:`to_dict` or equality).
     """
 
     model: str
@@ -72,6 +76,7 @@ class Decision:
     uncertainty: tuple[float, ...] | None = None
     latency: tuple[float, ...] | None = None
     encoder: str = ""
+    embedding: PromptEmbedding | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.model not in self.models:
@@ -113,6 +118,7 @@ class Decision:
             uncertainty=self.uncertainty,
             latency=self.latency,
             encoder=self.encoder,
+            embedding=self.embedding,
         )
 
     def candidates(self) -> list[dict[str, Any]]:

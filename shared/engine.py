@@ -53,6 +53,7 @@ from ._base import BaseRouter
 from .capabilities import LearnsOnline, ensure_ready, latency_kwargs
 from .costs import CallCostModel
 from .decision import Decision
+from .embedding import PromptEmbedding
 from .exceptions import InvalidParameterError, UnknownModelError
 from .pool import ModelCard, ModelPool
 from .preference import Preference, PreferenceLike
@@ -332,7 +333,9 @@ class RoutingEngine:
             decision = router.decide(
                 x, pref, candidates=cands, explore=self.explore, decision_id=decision_id, cost=cost
             )
-        return dataclasses.replace(decision, encoder=self.encoder.name)
+        # the feedback store keeps the vector with the record, so a retrain need not re-encode
+        embedding = PromptEmbedding.of(x, self.encoder)
+        return dataclasses.replace(decision, encoder=self.encoder.name, embedding=embedding)
 
     def route_sticky(
         self,

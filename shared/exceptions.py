@@ -17,7 +17,8 @@ from the builtin exception that code written before prefroute would already catc
     ├── PersistenceError (OSError)                a saved router is missing, corrupt or from another version
     ├── FeedbackError (ValueError)                a rating or feedback record is invalid
     │   ├── UnknownDecisionError (KeyError)       a rating refers to a decision the store never saw
-    │   └── FeedbackUnavailableError              the feedback database cannot be reached
+    │   ├── FeedbackUnavailableError              the feedback database cannot be reached
+    │   └── EncoderMismatchError                  stored embeddings come from another encoder
     ├── EmptyStreamError (RuntimeError)           a member streamed (or answered) nothing (falls back)
     └── AllCandidatesFailedError (RuntimeError)   every candidate model failed for one call
 
@@ -38,6 +39,7 @@ __all__ = [
     "DimensionMismatchError",
     "EmptyStreamError",
     "EncoderError",
+    "EncoderMismatchError",
     "FeedbackError",
     "FeedbackUnavailableError",
     "InfeasibleError",
@@ -156,6 +158,15 @@ class FeedbackUnavailableError(FeedbackError):
 class EmptyStreamError(RouterError, RuntimeError):
     """A pool member's stream ended without output, or its response held no answer (the router
     falls back)."""
+
+
+class EncoderMismatchError(FeedbackError):
+    """Stored prompt embeddings come from another encoder than the one training would use.
+
+    A router learns in one embedding space: vectors of two encoders are never mixed. Train with
+    the encoder the embeddings were stored with, or ask for the mismatched ones to be encoded
+    again from their prompt text.
+    """
 
 
 class AllCandidatesFailedError(RouterError, RuntimeError):

@@ -1,8 +1,14 @@
 """``prefroute train``: batch-retrain a router from the feedback store and save it atomically.
 
-Reads the rated decisions of the store (its bandit log), encodes their prompts, fits a fresh
-router with ``fit_bandit`` and writes it with :func:`shared.save_router`. Applications following
-the directory with :class:`shared.RouterHandle` pick it up without restarting.
+Reads the rated decisions of the store, reuses the prompt embeddings stored with them (encoding
+only the prompts without a matching one), fits a fresh router and writes it with
+:func:`shared.save_router`. Applications following the directory with :class:`shared.RouterHandle`
+pick it up without restarting.
+
+Engines (``--engine``): ``stream`` (the default for ridge) reads the store in chunks and sums the
+ridge router's sufficient statistics, in memory bounded by one chunk; ``dask`` does the same on a
+Dask cluster (``--scheduler ADDRESS``, else a local cluster), one partition of row ids per task;
+``memory`` (the default for BaRP and the linear bandits, which need every row) loads the log.
 
 Examples:
     >>> import argparse
@@ -10,28 +16,27 @@ Examples:
     >>> parser = argparse.ArgumentParser(prog="prefroute")
     >>> train.register(parser.add_subparsers())
     >>> args = parser.parse_args(["train", "--store", "sqlite://", "--router", "ridge", "--out", "r"])
-    >>> args.encoder, args.router, args.func is train.run
-    ('minilm', 'ridge', True)
+    >>> args.encoder, args.router, args.engine, args.func is train.run
+    ('minilm', 'ridge', 'auto', True)
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
 
 from .._base import BaseRouter
 from ..capabilities import ColdStarts, FitsBandit, LearnsOnline
 from ..exceptions import CapabilityError, InvalidParameterError
 from ..feedback import DEFAULT_URL, FeedbackStore, OnlineLearner
+from ..feedback._db import shown_url
+from ..feedback.training import DEFAULT_CHUNK_SIZE, TrainingPlan, TrainingResult
 from .args import existing_path, int_at_least, output_dir, store_url
 
 __all__ = ["register", "run", "trainable", "validate"]
@@ -46,18 +51,18 @@ def trainable(router: BaseRouter) -> bool:
 
 
 _SIDECAR = "training.json"
-_BATCH = 256
 
 
 def _say(message: str) -> None:
     print(f"[train] {message}", file=sys.stderr, flush=True)
 
 
-def _encoder(args: argparse.Namespace) -> Any:
-    if args.encoder == "hashing":
+def _make_encoder(kind: str, n_features: int) -> Any:
+    """The ``--encoder`` encoder (a module-level function: Dask workers call it too)."""
+    if kind == "hashing":
         from ..encoders import HashingEncoder
 
-        return HashingEncoder(n_features=args.n_features)
+        return HashingEncoder(n_features=n_features)
     from ..encoders import default_encoder
 
     return default_encoder()
@@ -82,14 +87,6 @@ def _new_router(args: argparse.Namespace) -> BaseRouter:
     return router
 
 
-def _encode(encoder: Any, prompts: list[str]) -> NDArray[np.float64]:
-    from ..encoders.disk import encode_in_chunks
-
-    _say(f"encoding {len(prompts)} prompts with {encoder.name}")
-    X = encode_in_chunks(prompts, encoder, chunk_size=_BATCH, desc="[train] encoding")
-    return np.asarray(X, dtype=np.float64)
-
-
 def _write_sidecar(out: Path, doc: dict[str, Any], mode: int | None) -> None:
     from ..persistence import write_file_atomic
 
@@ -109,33 +106,99 @@ def _file_mode(text: str) -> int:
     return mode
 
 
+def _engine(args: argparse.Namespace, router: BaseRouter) -> str:
+    from ..routers import RidgeRouter
+
+    ridge = isinstance(router, RidgeRouter)
+    engine: str = args.engine
+    if engine == "auto":
+        engine = "dask" if args.scheduler else ("stream" if ridge else "memory")
+    if engine in ("stream", "dask") and not ridge:
+        raise InvalidParameterError(
+            f"--engine {engine} sums the ridge router's sufficient statistics; "
+            f"{type(router).__name__} needs every row at once and trains in memory on one "
+            "machine (from the stored embeddings): use --engine memory."
+        )
+    if args.scheduler and engine != "dask":
+        raise InvalidParameterError("--scheduler needs --engine dask.")
+    return engine
+
+
+def _bar(desc: str) -> Any:
+    def start(total: int) -> Any:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=desc, unit="rec", file=sys.stderr, mininterval=1.0)
+        return bar.update
+
+    return start
+
+
+def _warn_encoders(plan: TrainingPlan, encoder: Any) -> None:
+    """Say which decisions were made with another encoder (allowed) or do not say."""
+    name = encoder.name
+    others = sorted(plan.mismatched(encoder))
+    if others:
+        _say(f"warning: training with {name} on decisions made with {others} (encoded again)")
+    if plan.unknown_encoder:
+        _say(
+            f"warning: {plan.unknown_encoder} decisions do not record their encoder; make sure "
+            "--encoder is the one the application routes with"
+        )
+
+
+def _train(
+    args: argparse.Namespace, router: BaseRouter, encoder: Any, engine: str
+) -> TrainingResult:
+    from ..feedback.training import LogReader, fit_ridge_streaming, read_log
+
+    options: dict[str, Any] = {
+        "chunk_size": args.chunk_size,
+        "reencode_mismatched": args.reencode_mismatched,
+    }
+    with FeedbackStore(args.store) as store:
+        _say(f"reading rated decisions from {store.url} ({engine} engine)")
+        reader = LogReader(store, encoder, **options)
+        plan = reader.plan()  # EncoderMismatchError here, before any encoding
+        _warn_encoders(plan, encoder)
+        options["plan"] = plan
+        if engine == "stream":
+            return fit_ridge_streaming(
+                router,
+                store,
+                encoder,
+                progress=_bar("train"),
+                **options,
+            )
+        if engine == "dask":
+            from ..feedback.distributed import fit_ridge_dask
+
+            return fit_ridge_dask(
+                router,
+                store,
+                functools.partial(_make_encoder, args.encoder, args.n_features),
+                scheduler=args.scheduler,
+                partitions=args.partitions,
+                progress=_bar("train"),
+                **options,
+            )
+        tick = _bar("read")(plan.rows) if plan.rows else None
+        log, X, encoded = read_log(reader, progress=tick)
+    _say(f"fitting {type(router).__name__}")
+    OnlineLearner(router, encoder).fit_log(router, log, X=X if len(log) else None)
+    return TrainingResult(
+        router, len(log), encoded, tuple(log.models), tuple(sorted(set(log.chosen))), "memory"
+    )
+
+
 def validate(args: argparse.Namespace) -> None:
-    """One of ``--router`` / ``--from``, and a router that can learn from a bandit log."""
+    """One of ``--router`` / ``--from``, a router that can learn from a bandit log, and an
+    ``--engine`` that can train it."""
     if args.router is None and args.from_dir is None:
         raise InvalidParameterError("prefroute train needs --router NAME or --from DIR.")
     if args.from_dir is None:
-        _new_router(args)  # an unknown or untrainable --router fails here, before any work
-
-
-def _check_encoder(store: FeedbackStore, name: str, *, allow: bool) -> None:
-    """Refuse (unless ``allow``) to train with another encoder than the decisions were made with;
-    warn about decisions that do not say (recorded by an older prefroute)."""
-    seen = Counter(str(r.metadata.get("encoder") or "") for r in store.records(rated_only=True))
-    others = {enc: n for enc, n in seen.items() if enc and enc != name}
-    if others and not allow:
-        found = ", ".join(f"{enc} ({n} decisions)" for enc, n in sorted(others.items()))
-        raise InvalidParameterError(
-            f"the store's decisions were made with encoder {found}, not {name}: a router trained "
-            "on other embeddings routes badly; pick the matching --encoder (and --n-features), "
-            "or pass --allow-encoder-mismatch"
-        )
-    if others:
-        _say(f"warning: training with {name} on decisions made with {sorted(others)}")
-    if seen.get(""):
-        _say(
-            f"warning: {seen['']} decisions do not record their encoder; make sure --encoder is "
-            "the one the application routes with"
-        )
+        # an unknown or untrainable --router, or one the engine cannot train, fails here
+        _engine(args, _new_router(args))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -144,17 +207,9 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     router = _new_router(args)
-    encoder = _encoder(args)
-    with FeedbackStore(args.store) as store:
-        _say(f"reading rated decisions from {store.url}")
-        log = store.export_bandit_log()
-        shown_url = store.url  # password and secret query parameters hidden
-        _check_encoder(store, encoder.name, allow=args.allow_encoder_mismatch)
-    _say(f"{len(log)} rated decisions with a prompt, {log.n_models} models")
-    learner = OnlineLearner(router, encoder)
-    X = _encode(encoder, list(log.prompts)) if len(log) else None
-    _say(f"fitting {type(router).__name__}")
-    learner.fit_log(router, log, X=X)
+    engine = _engine(args, router)
+    encoder = _make_encoder(args.encoder, args.n_features)
+    result = _train(args, router, encoder, engine)
     out = Path(args.out)
     elapsed = time.perf_counter() - start
     _write_sidecar(
@@ -162,20 +217,26 @@ def run(args: argparse.Namespace) -> int:
         {
             "router": type(router).__name__,
             "encoder": encoder.name,
-            "records": len(log),
-            "models": list(log.models),
-            "store": shown_url,
+            "engine": result.engine,
+            "records": result.rows,
+            "encoded": result.encoded,
+            "models": list(result.models),
+            "store": shown_url(args.store),  # password and secret query parameters hidden
             "trained_at": datetime.now(UTC).isoformat(),
         },
         args.file_mode,
     )
     save_router(router, out, mode=args.file_mode)
     _say(f"saved to {out}")
-    seen = sorted(set(log.chosen))
-    print(f"records used  {len(log)}")
-    print(f"models seen   {len(seen)} answered ({', '.join(seen)}); {log.n_models} in the pool")
+    print(f"records used  {result.rows}")
+    print(
+        f"models seen   {len(result.answered)} answered ({', '.join(result.answered)}); "
+        f"{len(result.models)} in the pool"
+    )
     print(f"router        {type(router).__name__}")
     print(f"encoder       {encoder.name}")
+    print(f"embeddings    {result.reused} stored reused, {result.encoded} encoded")
+    print(f"engine        {result.engine}")
     print(f"time          {elapsed:.2f} s")
     print(f"saved to      {out}")
     return 0
@@ -215,11 +276,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="prompt encoder; must match the application's (default: minilm)",
     )
     parser.add_argument(
-        "--allow-encoder-mismatch",
-        action="store_true",
-        help="train even if the store's decisions were made with another encoder",
-    )
-    parser.add_argument(
         "--n-features",
         type=int_at_least(1),
         default=384,
@@ -227,6 +283,40 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the router's own randomness (default: 0)"
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "stream", "memory", "dask"),
+        default="auto",
+        help="stream: chunked sufficient statistics in bounded memory (ridge); dask: the same "
+        "on a Dask cluster; memory: load the whole log (BaRP, bandits); auto (default): dask "
+        "with --scheduler, else stream for ridge, memory otherwise",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler address (tcp://host:8786); default with --engine dask: a local "
+        "cluster",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int_at_least(1),
+        default=None,
+        help="Dask partitions of the log by row id (default: 4 per worker)",
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=int_at_least(1),
+        default=DEFAULT_CHUNK_SIZE,
+        help=f"rows read per query (default: {DEFAULT_CHUNK_SIZE})",
+    )
+    parser.add_argument(
+        "--reencode-mismatched",
+        "--allow-encoder-mismatch",
+        dest="reencode_mismatched",
+        action="store_true",
+        help="encode again the prompts whose stored embedding comes from another encoder "
+        "(default: refuse to train)",
     )
     parser.add_argument(
         "--out",

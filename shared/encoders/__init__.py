@@ -9,6 +9,8 @@
   hashed words of the whole prompt).
 * :class:`CachedEncoder` / :func:`default_encoder`: an in-memory LRU cache by text.
 * :func:`cached_embeddings`: an on-disk cache of whole embedding matrices.
+* :class:`PromptEmbedding`: one prompt's vector tagged with its encoder, as the feedback store
+  keeps it with the decision.
 * :func:`messages_to_text` / :func:`truncate_prompt`: conversations and long prompts to text.
 
 Nothing heavy is imported here: scikit-learn loads at the first hashing ``encode`` and
@@ -17,6 +19,7 @@ sentence-transformers (with torch) at the first MiniLM ``encode``.
 
 from __future__ import annotations
 
+from ..embedding import EMBEDDING_DTYPES, PromptEmbedding, encoder_fingerprint
 from .base import PromptEncoder
 from .cache import CachedEncoder, CacheInfo
 from .concat import ConcatEncoder, minilm_with_hashing
@@ -27,14 +30,17 @@ from .text import messages_to_text, truncate_prompt
 
 __all__ = [
     "DEFAULT_MODEL",
+    "EMBEDDING_DTYPES",
     "CacheInfo",
     "CachedEncoder",
     "ConcatEncoder",
     "HashingEncoder",
+    "PromptEmbedding",
     "PromptEncoder",
     "SentenceTransformerEncoder",
     "cached_embeddings",
     "default_encoder",
+    "encoder_fingerprint",
     "messages_to_text",
     "minilm_with_hashing",
     "truncate_prompt",

@@ -24,7 +24,7 @@ from sqlalchemy.pool import StaticPool
 
 from .._redact import redact_secrets
 from ..exceptions import FeedbackError, FeedbackUnavailableError
-from ._schema import METADATA
+from ._schema import METADATA, migrate
 
 __all__ = ["Database", "make_engine", "shown_url"]
 
@@ -165,6 +165,10 @@ class Database:
         for attempt in range(3):
             try:
                 METADATA.create_all(self.engine, checkfirst=True)
+                with self.engine.begin() as conn:
+                    added = migrate(conn)
+                if added:
+                    logger.info("added columns %s to %s", ", ".join(added), self.shown_url)
                 return
             except SQLAlchemyError as err:
                 # PostgreSQL: another process may be creating the same tables right now.

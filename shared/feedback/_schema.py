@@ -3,11 +3,15 @@
 Two tables:
 
 * ``prefroute_decisions``: one row per routing decision (unique ``decision_id``; ``run_id``
-  unique when set) with the decision, the prompt and the outcome of the call.
+  unique when set) with the decision, the prompt, the prompt's embedding (optional: bytes plus
+  encoder name, fingerprint, dimension and dtype) and the outcome of the call.
 * ``prefroute_ratings``: one row per (decision, rating source), unique on that pair, so a
   repeated rating is an upsert and never a second row.
 
 The statements of the hot paths are built once here (SQLAlchemy caches their compiled form).
+
+Schema changes are additive: :func:`migrate` adds the columns a store created by an older
+version lacks (nullable, so ``ALTER TABLE ... ADD COLUMN`` is instant on both databases).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Row,
     String,
@@ -34,22 +39,30 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
+    inspect,
     or_,
     select,
+    text,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
+from ..embedding import PromptEmbedding
 from .records import DecisionRecord
 
 __all__ = [
     "BY_ID",
     "BY_KEY",
     "DECISIONS",
+    "EMBEDDING_COLUMNS",
     "METADATA",
     "RATINGS",
     "RATINGS_OF",
+    "embedding_of",
+    "embedding_values",
     "escape_json",
     "escape_text",
+    "migrate",
     "rating_upsert",
     "to_record",
 ]
@@ -172,6 +185,11 @@ DECISIONS = Table(
     Column("error", SafeText, nullable=True),
     Column("outcome_at", UTCDateTime(), nullable=True),
     Column("metadata", SafeJSON, nullable=True),
+    Column("embedding", LargeBinary, nullable=True),
+    Column("embedding_encoder", String(256), nullable=True),
+    Column("embedding_fingerprint", String(64), nullable=True),
+    Column("embedding_dim", Integer, nullable=True),
+    Column("embedding_dtype", String(8), nullable=True),
     Index("ix_prefroute_decisions_run_id", "run_id", unique=True),
     Index("ix_prefroute_decisions_created_at", "created_at"),
 )
@@ -193,6 +211,64 @@ RATINGS = Table(
     UniqueConstraint("decision_id", "source", name="uq_prefroute_ratings_decision_source"),
     Index("ix_prefroute_ratings_rated_at", "rated_at"),
 )
+
+
+#: Columns added after the first release, with their SQL types: :func:`migrate` adds them.
+EMBEDDING_COLUMNS = {
+    "embedding": {"postgresql": "BYTEA", "sqlite": "BLOB"},
+    "embedding_encoder": {"postgresql": "VARCHAR(256)", "sqlite": "VARCHAR(256)"},
+    "embedding_fingerprint": {"postgresql": "VARCHAR(64)", "sqlite": "VARCHAR(64)"},
+    "embedding_dim": {"postgresql": "INTEGER", "sqlite": "INTEGER"},
+    "embedding_dtype": {"postgresql": "VARCHAR(8)", "sqlite": "VARCHAR(8)"},
+}
+
+
+def migrate(conn: Connection) -> list[str]:
+    """Add the columns an older store lacks; returns their names (nothing to do: ``[]``).
+
+    Safe to run from several processes at once: PostgreSQL uses ``ADD COLUMN IF NOT EXISTS``;
+    SQLite serializes schema changes under its write lock.
+    """
+    dialect = conn.dialect.name
+    present = {c["name"] for c in inspect(conn).get_columns(DECISIONS.name)}
+    added = []
+    for name, types in EMBEDDING_COLUMNS.items():
+        if name in present:
+            continue
+        guard = " IF NOT EXISTS" if dialect == "postgresql" else ""
+        conn.execute(
+            text(f"ALTER TABLE {DECISIONS.name} ADD COLUMN{guard} {name} {types[dialect]}")
+        )
+        added.append(name)
+    return added
+
+
+def embedding_values(embedding: PromptEmbedding | None, dtype: str | None) -> dict[str, Any]:
+    """The embedding columns of a decision row (all ``None`` when not stored)."""
+    if embedding is None or dtype is None:
+        return dict.fromkeys(EMBEDDING_COLUMNS)
+    return {
+        "embedding": embedding.to_bytes(dtype),
+        "embedding_encoder": embedding.encoder,
+        "embedding_fingerprint": embedding.fingerprint,
+        "embedding_dim": embedding.dimension,
+        "embedding_dtype": dtype,
+    }
+
+
+def embedding_of(row: Row[Any]) -> PromptEmbedding | None:
+    """The stored embedding of a decision row, if any."""
+    m = row._mapping
+    data = m["embedding"]
+    if data is None:
+        return None
+    return PromptEmbedding.from_bytes(
+        bytes(data),
+        encoder=str(m["embedding_encoder"]),
+        dimension=int(m["embedding_dim"]),
+        dtype=str(m["embedding_dtype"]),
+        fingerprint=str(m["embedding_fingerprint"]),
+    )
 
 
 # Statements built once (their compiled form is cached by SQLAlchemy).
@@ -254,4 +330,5 @@ def to_record(row: Row[Any], ratings: Sequence[Row[Any]]) -> DecisionRecord:
         ratings={r.source: float(r.score) for r in ratings},
         rated_at=None if latest is None else latest.rated_at,
         metadata=dict(row._mapping["metadata"] or {}),
+        embedding=embedding_of(row),
     )

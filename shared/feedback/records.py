@@ -7,10 +7,11 @@ exported as the one :class:`~shared.BanditLog` (defined in :mod:`shared.outcomes
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from ..embedding import PromptEmbedding
 from ..preference import Preference
 
 __all__ = ["DecisionRecord"]
@@ -59,6 +60,7 @@ class DecisionRecord:
         created_at: when the decision was recorded (UTC).
         rated_at: when ``score`` was given (UTC).
         metadata: free-form JSON metadata given with the decision.
+        embedding: the prompt's embedding stored with the decision (with its encoder), if any.
     """
 
     decision_id: str
@@ -84,6 +86,7 @@ class DecisionRecord:
     ratings: dict[str, float] = field(default_factory=dict)
     rated_at: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    embedding: PromptEmbedding | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_rated(self) -> bool:
@@ -124,8 +127,13 @@ class DecisionRecord:
         return Preference(**self.preference)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (timestamps as ISO 8601 strings, tuples as lists)."""
-        out = asdict(self)
+        """JSON-friendly form (timestamps as ISO 8601 strings, tuples as lists; of the embedding
+        only its encoder and dimension)."""
+        out = asdict(replace(self, embedding=None))
+        emb = self.embedding
+        out["embedding"] = (
+            None if emb is None else {"encoder": emb.encoder, "dimension": emb.dimension}
+        )
         out["models"] = list(self.models)
         out["fallbacks"] = list(self.fallbacks)
         out["created_at"] = self.created_at.isoformat()

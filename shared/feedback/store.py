@@ -20,11 +20,13 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+import numpy as np
 from sqlalchemy import Connection, Engine, Row, Select, exists, func, select, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
 from ..decision import Decision
+from ..embedding import EMBEDDING_DTYPES, PromptEmbedding
 from ..exceptions import FeedbackError, FeedbackUnavailableError, UnknownDecisionError
 from ..outcomes import BanditLog
 from . import _validate as check
@@ -35,6 +37,7 @@ from ._schema import (
     DECISIONS,
     RATINGS,
     RATINGS_OF,
+    embedding_values,
     escape_text,
     rating_upsert,
     to_record,
@@ -115,9 +118,15 @@ class FeedbackStore:
         spool: capacity of the local spool of writes made while the server is unreachable
             (decisions, outcomes, ratings; kept in memory, written in order when it is back);
             0 disables it. See :meth:`spool_stats`.
+        embeddings: byte format of the prompt embeddings kept with the decisions
+            (``"float16"``, the default: 2 bytes per dimension; ``"float32"``: exact), or
+            ``None`` to store none. A decision carries its embedding when it comes from
+            :class:`~shared.RoutingEngine`; ``record_decision(embedding=...)`` gives one
+            explicitly. A retrain reuses them instead of encoding the prompts again.
 
     Raises:
-        FeedbackError: the database cannot be opened or is not SQLite or PostgreSQL.
+        FeedbackError: the database cannot be opened or is not SQLite or PostgreSQL, or a bad
+            ``embeddings`` format.
     """
 
     def __init__(
@@ -127,8 +136,14 @@ class FeedbackStore:
         retries: int = 8,
         retry_seconds: float = 5.0,
         spool: int = 10_000,
+        embeddings: str | None = "float16",
     ) -> None:
         check.check_budget(retries, retry_seconds, spool)
+        if embeddings is not None and embeddings not in EMBEDDING_DTYPES:
+            raise FeedbackError(
+                f"embeddings must be one of {EMBEDDING_DTYPES} or None, got {embeddings!r}."
+            )
+        self.embeddings = embeddings
         self._db = Database(url, retries=retries, retry_seconds=retry_seconds)
         self._upsert = rating_upsert(self._db.insert)
         self._insert_decision = self._db.insert(DECISIONS).on_conflict_do_nothing()
@@ -364,24 +379,34 @@ class FeedbackStore:
         run_id: object = None,
         prompt: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        embedding: PromptEmbedding | None = None,
     ) -> DecisionRecord:
         """Store a routing decision; idempotent on ``decision.decision_id``.
 
-        Recording the same decision again changes nothing, except that a ``run_id``, ``prompt``
-        or ``metadata`` missing from the stored row is filled in.
+        Recording the same decision again changes nothing, except that a ``run_id``, ``prompt``,
+        ``metadata`` or embedding missing from the stored row is filled in.
 
         Args:
             decision: what the router returned.
             run_id: the framework run id (e.g. the LangChain run UUID) ratings may refer to.
             prompt: the prompt text (needed to learn from the rating later).
             metadata: JSON-serializable extra data (request id, user, task...).
+            embedding: the prompt's embedding (default: ``decision.embedding``, which
+                :class:`~shared.RoutingEngine` attaches); kept unless the store was opened
+                with ``embeddings=None``.
 
         Raises:
-            FeedbackError: not a Decision, bad prompt/metadata, or ``run_id`` already belongs to
-                another decision.
+            FeedbackError: not a Decision, bad prompt/metadata/embedding, or ``run_id`` already
+                belongs to another decision.
         """
         if not isinstance(decision, Decision):
             raise FeedbackError(f"Expected a Decision, got {type(decision).__name__}.")
+        emb = decision.embedding if embedding is None else embedding
+        if emb is not None and not isinstance(emb, PromptEmbedding):
+            raise FeedbackError(f"embedding must be a PromptEmbedding, got {type(emb).__name__}.")
+        if emb is not None and not np.isfinite(emb.vector).all():
+            raise FeedbackError("The prompt embedding holds NaN or infinite values.")
+        stored = embedding_values(emb, self.embeddings)
         if prompt is not None and not isinstance(prompt, str):
             raise FeedbackError(f"prompt must be a string, got {type(prompt).__name__}.")
         run = check.canonical_run_id(run_id)
@@ -412,6 +437,7 @@ class FeedbackStore:
             },
             # the encoder of the decision, so a retrain can check it uses the same one
             "metadata": {"encoder": decision.encoder, **meta} if decision.encoder else meta,
+            **stored,
         }
 
         def work(conn: Connection) -> DecisionRecord:
@@ -430,6 +456,8 @@ class FeedbackStore:
                 fill["prompt"] = prompt
             if meta and not row._mapping["metadata"]:
                 fill["metadata"] = meta
+            if stored["embedding"] is not None and row.embedding is None:
+                fill.update(stored)
             if fill:
                 conn.execute(
                     update(DECISIONS).where(DECISIONS.c.decision_id == decision_id).values(**fill)

@@ -60,6 +60,7 @@ from ..preference import Preference, PreferenceLike
 from ._cost import CostHistory
 from ._linear import DEFAULT_ALPHAS, RidgeHeads, design, gram
 from ._penalty import select_penalties
+from .ridge_stats import RidgeStatistics
 
 FloatArray = NDArray[np.float64]
 
@@ -519,6 +520,47 @@ class RidgeRouter(
             L = np.full((n, log.n_models), np.nan)
             L[rows, arms] = log.latency
         return self.fit(Xc, Q, C, models=list(log.models), latency=L)
+
+    def fit_statistics(
+        self, stats: RidgeStatistics, *, models: Sequence[str], cost_scale: float
+    ) -> Self:
+        """Fit from a bandit log's per-model sufficient statistics (summed over chunks/workers).
+
+        Equals :meth:`fit_bandit` on the same rows (to rounding) when the penalty is fixed,
+        ``"gcv"``, or ``"cv"`` with more than ``LOO_MAX_ROWS_PER_COLUMN`` rows per design column
+        (there ``"cv"`` uses GCV too); with fewer rows ``"cv"`` needs the rows themselves, and
+        GCV on the statistics is used instead.
+
+        Args:
+            stats: the statistics (``stats.fit_intercept`` must equal ``fit_intercept``).
+            models: every model of the router, in its order (a superset of ``stats.heads``).
+            cost_scale: the log's cost unit (``calibrate_scale`` of its costs); a fixed
+                ``cost_scale`` parameter takes precedence.
+
+        Raises:
+            DataError: ``stats`` has a model outside ``models`` or another design.
+        """
+        self._validate_params()
+        names = check_models(models, type(self).__name__)
+        extra = sorted(set(stats.heads) - set(names))
+        if extra:
+            raise DataError(f"Statistics of models {extra} outside the router's models.")
+        if stats.fit_intercept != self.fit_intercept:
+            raise DataError("The statistics' fit_intercept differs from the router's.")
+        self._setup(names, stats.n_features, None, None)
+        self.cost_scale_ = float(self.cost_scale or cost_scale)
+        for k, name in enumerate(names):
+            head = stats.heads.get(name)
+            if head is None:
+                continue
+            self.quality_heads_.add_stats(k, head.A, head.b_quality, head.qq, head.n)
+            if self.predict_cost:
+                self.cost_heads_.add_stats(k, head.A, head.b_cost, head.cc, head.n)
+            else:
+                one = np.array([[float(head.n)]])
+                self.cost_heads_.add_stats(k, one, np.array([head.cost_sum]), head.cc, head.n)
+        self._select_alpha(None, None, None)
+        return self
 
     def initialize(
         self,

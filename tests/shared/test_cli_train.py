@@ -11,6 +11,7 @@ import pytest
 
 from shared import Decision, FeedbackStore, HashingEncoder, Preference, RouterHandle, load_router
 from shared.cli.main import main
+from shared.encoders import PromptEmbedding
 from shared.feedback._db import shown_url
 
 MODELS = ("big", "small")
@@ -65,7 +66,9 @@ def test_train_ridge_end_to_end(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "records used  40" in captured.out and "RidgeRouter" in captured.out
-    assert "encoding 40 prompts with hashing:64" in captured.err
+    assert "40/40" in captured.err and "rec/s" in captured.err  # progress with its rate
+    assert "embeddings    0 stored reused, 40 encoded" in captured.out
+    assert "engine        memory" in captured.out  # 40 rows: "cv" chooses by LOO on the rows
     router = load_router(out)
     assert list(router.models_) == list(MODELS) and router.n_features_in_ == 64
     sidecar = json.loads((out / "training.json").read_text(encoding="utf-8"))
@@ -193,3 +196,67 @@ def test_train_refuses_another_encoder_than_the_decisions_were_made_with(
     assert main([*base, "--n-features", "64", "--out", out]) == 0
     err = capsys.readouterr().err
     assert "2 decisions do not record their encoder" in err and "training with" not in err
+
+
+@pytest.mark.parametrize("engine", ["stream", "memory"])
+def test_train_engines_reuse_stored_embeddings(
+    tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Decisions stored with embeddings of the training encoder are not encoded again."""
+    url = f"sqlite:///{tmp_path / 'emb.sqlite3'}"
+    enc = HashingEncoder(n_features=8)
+    with FeedbackStore(url) as store:
+        for i in range(200):
+            model = MODELS[i % 2]
+            prompt = f"prompt number {i % 17} and {i}"
+            d = Decision(
+                model=model,
+                models=MODELS,
+                scores=(0.0, 0.0),
+                propensity=1.0,
+                preference=Preference(),
+                ranking=(model, *(m for m in MODELS if m != model)),
+            )
+            emb = PromptEmbedding.of(enc.encode([prompt])[0], enc) if i % 4 else None
+            store.record_decision(d, prompt=prompt, embedding=emb)
+            store.record_outcome(d.decision_id, cost_usd=0.01 * (1 + i % 3))
+            store.rate(d.decision_id, (i % 5) / 4)
+    out = tmp_path / engine
+    argv = [
+        "train",
+        "--store",
+        url,
+        "--router",
+        "ridge",
+        "--encoder",
+        "hashing",
+        "--n-features",
+        "8",
+    ]
+    code = main([*argv, "--engine", engine, "--chunk-size", "33", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "embeddings    150 stored reused, 50 encoded" in captured.out
+    assert f"engine        {engine}" in captured.out
+    assert json.loads((out / "training.json").read_text())["encoded"] == 50
+    # both engines give the same router
+    if engine == "stream":
+        other = tmp_path / "memory"
+        assert main([*argv, "--engine", "memory", "--out", str(other)]) == 0
+        a, b = load_router(out), load_router(other)
+        np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-8)
+    # another encoder is refused, in one line
+    code = main([*argv[:-1], "16", "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert code == 1 and "made with encoder hashing:8 (150 decisions)" in err
+    assert "Traceback" not in err
+
+
+def test_train_stream_engine_refuses_barp(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """BaRP needs every row: the statistics engines say so instead of training."""
+    argv = ["train", "--store", store_url, "--router", "barp", "--encoder", "hashing"]
+    code = main([*argv, "--engine", "stream", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--engine memory" in err  # a usage error, found before any work
