@@ -15,8 +15,8 @@ import pytest
 
 from shared import RoutingTable, write_table
 from shared.cli import tables as cli_tables
-from shared.cli import train as cli_train
 from shared.cli.main import main
+from shared.feedback import training
 
 MODELS = ("big", "small")
 
@@ -54,7 +54,7 @@ def no_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("the prompts were encoded before the error was found")
 
     monkeypatch.setattr(cli_tables, "embed_rows", boom)
-    monkeypatch.setattr(cli_train, "_encode", boom)
+    monkeypatch.setattr(training, "embed_chunk", boom)  # prefroute train's reads encode here
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str], command: str) -> str:
