@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = ["dask_client", "encode_dask", "fit_ridge_dask"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("prefroute.feedback.distributed")
 
 EncoderFactory = Callable[[], "PromptEncoder"]
 

@@ -81,7 +81,7 @@ __all__ = [
     "ridge_needs_rows",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("prefroute.feedback.training")
 
 #: Rows per chunk: one chunk of 384-d float64 embeddings is ~15 MB.
 DEFAULT_CHUNK_SIZE = 5000
