@@ -12,6 +12,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -246,6 +247,9 @@ def run(args: argparse.Namespace) -> int:
 
     names = [n.strip() for n in args.routers.split(",") if n.strip()]
     t0 = time.perf_counter()
+    routing_log = logging.getLogger("prefroute.routing")
+    if routing_log.getEffectiveLevel() > logging.INFO:  # AutoRouter's fit progress (rate, ETA)
+        routing_log.setLevel(logging.INFO)
     _progress(f"loading {args.data}")
     loaded = load_table(args.data, args.on_duplicate)
     table = loaded.table

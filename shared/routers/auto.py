@@ -421,8 +421,10 @@ class AutoRouter(FitsTable, Persists, BaseRouter):
                     preds[s.name][1][f] = c
                     done += 1
                     elapsed = time.perf_counter() - start
+                    if done % max(1, total // 10) and done != total:
+                        continue  # progress about every 10% of the fits
                     logger.info(
-                        "AutoRouter validation: %d/%d fits (%.1f fits/s, ETA %.0f s)",
+                        "AutoRouter validation: %d/%d fits (%.2f fits/s, ETA %.0f s)",
                         done,
                         total,
                         done / max(elapsed, 1e-9),
