@@ -11,9 +11,10 @@ else at a prior that rises with price (0.5 for the cheapest model to 0.8 for the
 what you pay for" until data says otherwise), and that prior counts as
 :data:`DEFAULT_PRIOR_STRENGTH` ratings: a member's mean is ``(strength * prior + sum of its
 ratings) / (strength + n)``, so one rating moves it by ``1 / (1 + strength)`` of the gap. Per-prompt
-deviations from the member mean are ridge regressions on the embedding, shrunk to zero. Its
-exploration is ``"safe"``: it samples only among members whose predicted utility under the call's
-preference is within :data:`DEFAULT_MAX_REGRET` of the best, and logs the propensity.
+deviations from the member mean (one shared by every member, one per member) are ridge
+regressions on the embedding, shrunk to zero. Its exploration is ``"safe"``: it samples only
+members whose optimistic utility under the call's preference reaches the best, keeps the call's
+expected regret within :data:`DEFAULT_MAX_REGRET`, and logs the propensity.
 
 Costs compare like with like: a call's cost is each card's price times the call's known input
 tokens plus a predicted completion length (:class:`~shared.CallCostModel`: the card's
@@ -74,7 +75,8 @@ __all__ = [
 
 #: Pseudo-ratings behind each member's prior mean quality in the default cold-start router.
 DEFAULT_PRIOR_STRENGTH = 10.0
-#: Utility the default router's exploration may give up per call (quality points at pure quality).
+#: Expected utility the default router's exploration may give up per call (quality points at
+#: a pure-quality preference).
 DEFAULT_MAX_REGRET = 0.05
 #: Ridge penalty of the default router's per-member prompt deviations.
 DEFAULT_ALPHA = 30.0

@@ -121,11 +121,12 @@ class RidgeRouter(
             ``exploration_weight * sigma * sqrt(x̃ᵀA⁻¹x̃)`` on quality), ``"thompson"``
             (probabilities of being best under ``w ~ N(ŵ, sigma² A⁻¹)``, estimated from
             ``n_draws`` Monte Carlo draws; ``decide`` samples from them and logs the propensity)
-            or ``"safe"`` (Thompson sampling restricted to the plausible candidates: those whose
-            predicted utility under the call's preference is within ``max_regret`` of the best
-            and whose optimistic utility, mean plus ``exploration_weight`` spreads, reaches the
-            best; the expected regret of a call is at most ``max_regret`` by the router's own
-            estimates, and the best candidate is always among them).
+            or ``"safe"`` (Thompson sampling restricted to the plausible candidates, those
+            whose optimistic utility under the call's preference, mean plus
+            ``exploration_weight`` spreads, reaches the best candidate's, mixed with the greedy
+            choice so that the expected regret of a call, by the router's own estimates, is at
+            most ``max_regret``; a candidate that is surely worse under this preference is never
+            sampled, an uncertain one keeps a small probability so that bad luck can be undone).
         exploration_weight: scale of the exploration.
         max_regret: utility (quality points at a pure-quality preference) ``"safe"``
             exploration may give up per call.
@@ -710,19 +711,21 @@ class RidgeRouter(
             bonus = utility + preference.quality * spread
             return RouteScores(utility=bonus, quality=q, cost=c, uncertainty=std, latency=lat)
         allowed = np.broadcast_to(mask, q.shape)
-        if self.exploration == "safe":
-            best = np.where(allowed, utility, -np.inf).max(axis=1, keepdims=True)
-            allowed = (
-                allowed
-                & (utility >= best - self.max_regret)
-                & (utility + preference.quality * spread >= best)
-            )
-            allowed |= utility >= best  # the greedy candidate, even with a zero spread
-            allowed &= mask
+        masked = np.where(allowed, utility, -np.inf)
+        best = masked.max(axis=1, keepdims=True)
+        if self.exploration == "safe":  # plausible: the optimistic utility reaches the best
+            allowed = allowed & (utility + preference.quality * spread >= best)
+            allowed = allowed | (masked >= best)  # the greedy candidate, even with no spread
         z = self._rng().standard_normal((self.n_draws, *q_raw.shape))
         draws = scalarize(preference, q_raw + spread * z, c, self.cost_scale_, lat, l_scale)
         best_draw = np.where(allowed, draws, -np.inf).argmax(axis=2)
         probs = np.stack([(best_draw == k).mean(axis=0) for k in range(q.shape[1])], axis=1)
+        if self.exploration == "safe":  # mix with greedy so the expected regret <= max_regret
+            regret = (probs * np.where(allowed, best - utility, 0.0)).sum(axis=1, keepdims=True)
+            share = np.minimum(1.0, self.max_regret / np.maximum(regret, 1e-300))
+            greedy = np.zeros_like(probs)
+            greedy[np.arange(q.shape[0]), masked.argmax(axis=1)] = 1.0
+            probs = share * probs + (1.0 - share) * greedy
         return RouteScores(
             utility=utility, probabilities=probs, quality=q, cost=c, uncertainty=std, latency=lat
         )

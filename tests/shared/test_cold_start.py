@@ -86,8 +86,9 @@ def test_one_good_rating_of_the_expensive_member_keeps_cost_calls_off_it() -> No
     decision = engine.route("Prove that sqrt(2) is irrational.", "quality")
     assert decision.model == "big"
     engine.learn("Prove that sqrt(2) is irrational.", "big", 1.0, cost=3e-3)
-    routed = [engine.route(p, pref).model for p in PROMPTS for pref in ("cost", "balanced")]
-    assert routed == ["mini"] * len(routed)
+    assert [engine.route(p, "cost").model for p in PROMPTS] == ["mini"] * len(PROMPTS)
+    balanced = [engine.route(p, "balanced") for p in PROMPTS]
+    assert all(int(np.argmax(d.scores)) == 1 for d in balanced)  # mini stays the best guess
 
 
 def test_known_costs_use_the_calls_input_tokens() -> None:
@@ -112,9 +113,15 @@ def test_unpriced_cards_leave_costs_to_the_router() -> None:
     assert decision.cost == (0.0, 0.0)
 
 
+def _expected_regret(d: object) -> float:
+    probs, scores = d.probabilities, d.scores  # type: ignore[attr-defined]
+    assert probs is not None
+    return float(sum(p * (max(scores) - u) for p, u in zip(probs, scores)))
+
+
 def test_safe_exploration_stays_within_the_regret_bound_and_logs_propensities() -> None:
-    """The default exploration samples only members whose predicted utility is within
-    max_regret of the best, and logs a propensity below one when it does."""
+    """The default exploration keeps each call's expected regret within max_regret, favours
+    the close second, and logs a propensity below one when it explores."""
     cards = [
         ModelCard("a", input_usd_per_1m=1.0, output_usd_per_1m=1.0),
         ModelCard("b", input_usd_per_1m=1.0, output_usd_per_1m=1.0),
@@ -129,11 +136,14 @@ def test_safe_exploration_stays_within_the_regret_bound_and_logs_propensities() 
         ),
     )
     decisions = [engine.route(p, "quality") for p in PROMPTS * 5]
-    chosen = {d.model for d in decisions}
-    assert chosen == {"a", "b"}  # c is 0.3 below the best: never explored
-    explored = [d for d in decisions if d.model == "b"]
+    assert {"a", "b"} <= {d.model for d in decisions}
+    assert all(_expected_regret(d) <= 0.05 + 1e-9 for d in decisions)
+    assert all(d.probabilities is not None for d in decisions)
+    p_b = np.mean([d.probabilities[1] for d in decisions])  # type: ignore[index]
+    p_c = np.mean([d.probabilities[2] for d in decisions])  # type: ignore[index]
+    assert p_b > p_c  # the close second is explored more than the far third
+    explored = [d for d in decisions if d.model != "a"]
     assert all(0.0 < d.propensity < 1.0 for d in explored)
-    assert all(d.probabilities is not None and d.probabilities[2] == 0.0 for d in decisions)
 
 
 def test_readme_two_cards_no_data_route_sensibly_before_and_after_ten_ratings() -> None:
@@ -147,13 +157,19 @@ def test_readme_two_cards_no_data_route_sensibly_before_and_after_ten_ratings() 
     ]
     engine = RoutingEngine(cards, encoder=HashingEncoder())
     mix = {"cost": 0.2}
-    assert {engine.route(p, "quality").model for p in PROMPTS} == {"gpt-4o"}
+
+    def best_guesses(e: RoutingEngine, pref: object) -> set[str]:
+        decisions = [e.route(p, pref) for p in PROMPTS]  # type: ignore[arg-type]
+        assert all(_expected_regret(d) <= 0.05 + 1e-9 for d in decisions)
+        return {d.models[int(np.argmax(d.scores))] for d in decisions}
+
+    assert best_guesses(engine, "quality") == {"gpt-4o"}
     assert {engine.route(p, "cost").model for p in PROMPTS} == {"mini"}
-    assert {engine.route(p, "balanced").model for p in PROMPTS} == {"mini"}
+    assert best_guesses(engine, "balanced") == {"mini"}
 
     for prompt in PROMPTS[:10]:
         engine.learn(prompt, "mini", 1.0, output_tokens=200)
-    assert {engine.route(p, mix).model for p in PROMPTS} == {"mini"}
+    assert best_guesses(engine, mix) == {"mini"}
     quality_calls = [engine.route(p, "quality") for p in PROMPTS]
     # gpt-4o (prior 0.8) stays the best guess; mini (0.75 now) is within the regret bound, so
     # it may be explored, with its propensity logged
@@ -163,5 +179,5 @@ def test_readme_two_cards_no_data_route_sensibly_before_and_after_ten_ratings() 
     failing = RoutingEngine(cards, encoder=HashingEncoder())
     for prompt in PROMPTS[:10]:
         failing.learn(prompt, "gpt-4o", 0.0, output_tokens=300)
-    assert {failing.route(p, "quality").model for p in PROMPTS} == {"mini"}
+    assert best_guesses(failing, "quality") == {"mini"}
     assert {failing.route(p, "cost").model for p in PROMPTS} == {"mini"}

@@ -470,14 +470,20 @@ def test_prior_strength_needs_a_free_intercept() -> None:
 
 
 def test_safe_exploration_never_leaves_the_candidates_or_the_regret_bound() -> None:
-    """Among the candidates, only those within max_regret of the best candidate get mass."""
-    router = _prior_router(exploration="safe", max_regret=0.25, random_state=0)
-    x = np.ones(6)
-    decisions = [router.decide(x, "quality", candidates=["b", "c"]) for _ in range(40)]
-    assert {d.model for d in decisions} == {"b", "c"}
-    assert all(d.probabilities is not None and d.probabilities[0] == 0.0 for d in decisions)
-    tight = _prior_router(exploration="safe", max_regret=0.1, random_state=0)
-    assert {tight.decide(x, "quality").model for _ in range(40)} == {"a"}
+    """Only plausible candidates get mass, and the expected regret is at most max_regret."""
+    for bound in (0.25, 0.02):
+        router = _prior_router(exploration="safe", max_regret=bound, random_state=0)
+        x = np.ones(6)
+        decisions = [router.decide(x, "quality", candidates=["b", "c"]) for _ in range(20)]
+        for d in decisions:
+            assert d.probabilities is not None and d.probabilities[0] == 0.0
+            regret = sum(p * (d.scores[1] - u) for p, u in zip(d.probabilities, d.scores) if p)
+            assert regret <= bound + 1e-9
+        assert {d.model for d in decisions} <= {"b", "c"}
+        assert max(d.probabilities[2] for d in decisions if d.probabilities) > 0.0
+    sure = RidgeRouter(alpha=1.0, prior_strength=1e6, exploration="safe", random_state=0)
+    sure.initialize(["a", "b"], 6, prior_quality=[0.8, 0.3], prior_cost=0.01)
+    assert {sure.decide(np.zeros(6), "quality").model for _ in range(20)} == {"a"}
 
 
 def test_known_call_costs_replace_predicted_costs() -> None:
