@@ -71,16 +71,35 @@ class OnlineLearner:
             n_features)`` (ridge, BaRP, bandits) is initialized at the first rating.
         encoder: the prompt encoder the application routes with (same vectors, same router).
         store: the feedback store :meth:`rate` and :meth:`retrain` use by default.
+        sync: learn from the ratings *every* replica stores, not only this one's: :meth:`rate`
+            stores the rating and then calls :meth:`sync`, which applies, exactly once per
+            decision and in rating order, each decision rated since this learner's watermark
+            (with its stored embedding when it matches ``encoder``). Call :meth:`sync` every
+            few seconds (e.g. :meth:`start_sync`) to pick up the others' ratings.
     """
 
+    #: seconds after which a gap in the rating ids (a transaction that never committed) is given up
+    GAP_TIMEOUT = 60.0
+
     def __init__(
-        self, router: BaseRouter, encoder: PromptEncoder, *, store: FeedbackStore | None = None
+        self,
+        router: BaseRouter,
+        encoder: PromptEncoder,
+        *,
+        store: FeedbackStore | None = None,
+        sync: bool = False,
     ) -> None:
         self.router = router
         self.encoder = encoder
         self.store = store
+        self.sync_enabled = sync
         self._lock = threading.RLock()
         self.n_learned_ = 0
+        self._watermark = 0  # every rating id <= it was applied or given up
+        self._above: set[int] = set()  # applied rating ids above the watermark
+        self._gaps: dict[int, float] = {}  # missing ids above the watermark: first noticed
+        self._sync_lock = threading.Lock()
+        self._stop: threading.Event | None = None
 
     def _embed(self, texts: list[str]) -> NDArray[np.float64]:
         return np.asarray(self.encoder.encode(texts), dtype=np.float64)
@@ -103,7 +122,11 @@ class OnlineLearner:
                 f"Decision {record.decision_id} was recorded without its prompt; nothing to "
                 "encode. Pass prompt= to record_decision."
             )
-        x = self._embed([record.prompt])[0]
+        emb = record.embedding
+        if emb is not None and emb.matches(self.encoder):
+            x = np.asarray(emb.vector, dtype=np.float64)  # stored at decision time: no encoding
+        else:
+            x = self._embed([record.prompt])[0]
         with self._lock:
             router = ensure_ready(self.router, list(record.models), int(x.shape[0]), online=True)
             assert isinstance(router, LearnsOnline)
@@ -133,7 +156,79 @@ class OnlineLearner:
         """
         if self.store is None:
             raise FeedbackError("OnlineLearner.rate needs a store: OnlineLearner(..., store=...).")
-        return self.learn(self.store.rate(key, score, source=source, comment=comment))
+        record = self.store.rate(key, score, source=source, comment=comment)
+        if not self.sync_enabled:
+            return self.learn(record)
+        self.sync()  # learns this rating (once) together with the other replicas' new ones
+        return self.router
+
+    def sync(self, *, limit: int = 1000) -> int:
+        """Apply the decisions rated in the store since the watermark; returns how many.
+
+        Each decision is learned once, at its first rating row (a later rating of the same
+        decision, from another source or a changed value, is not learned again online; the batch
+        retrain uses the latest). Rating ids that a concurrent transaction has not committed yet
+        are waited for, up to :attr:`GAP_TIMEOUT` seconds.
+
+        Raises:
+            FeedbackError: no store.
+        """
+        import time
+
+        if self.store is None:
+            raise FeedbackError("OnlineLearner.sync needs a store: OnlineLearner(..., store=...).")
+        learned = 0
+        with self._sync_lock:
+            while True:
+                batch = self.store.first_ratings_after(self._watermark, limit=limit)
+                upto = batch[-1][0] if len(batch) == limit else None
+                present = self.store.rating_ids_after(self._watermark, upto=upto)
+                for rid, rec in batch:
+                    if rid not in self._above and rec.score is not None and rec.prompt is not None:
+                        self.learn(rec)
+                        learned += 1
+                self._advance(present, time.monotonic())
+                if upto is None:
+                    return learned
+
+    def _advance(self, present: list[int], now: float) -> None:
+        """Mark ``present`` ids applied; move the watermark over applied ids and over gaps
+        (ids not committed, or rolled back) older than :attr:`GAP_TIMEOUT`."""
+        self._above.update(present)
+        top = max(self._above, default=self._watermark)
+        for rid in range(self._watermark + 1, top + 1):
+            if rid not in self._above:
+                self._gaps.setdefault(rid, now)
+        while True:
+            nxt = self._watermark + 1
+            if nxt in self._above:
+                self._above.discard(nxt)
+            elif nxt in self._gaps and now - self._gaps[nxt] >= self.GAP_TIMEOUT:
+                del self._gaps[nxt]
+            else:
+                return
+            self._watermark = nxt
+
+    def start_sync(self, interval: float = 2.0) -> threading.Thread:
+        """Call :meth:`sync` every ``interval`` seconds in a daemon thread (errors are logged)."""
+        self._stop = threading.Event()
+        stop = self._stop
+
+        def loop() -> None:
+            while not stop.wait(interval):
+                try:
+                    self.sync()
+                except Exception:  # keep syncing after a transient failure
+                    logger.warning("replica sync failed", exc_info=True)
+
+        thread = threading.Thread(target=loop, name="prefroute-sync", daemon=True)
+        thread.start()
+        return thread
+
+    def stop_sync(self) -> None:
+        """Stop the :meth:`start_sync` thread."""
+        if self._stop is not None:
+            self._stop.set()
 
     def retrain(self, store: FeedbackStore | None = None) -> BaseRouter:
         """Fit a fresh copy of the router on the store's bandit log and swap it in.

@@ -358,6 +358,45 @@ class FeedbackStore:
         )
         return self._fetch(query, limit)
 
+    def first_ratings_after(
+        self, after: int, *, limit: int = 1000
+    ) -> list[tuple[int, DecisionRecord]]:
+        """Decisions whose *first* rating row has an id above ``after``, in rating-id order:
+        ``(rating row id, record)`` pairs, at most ``limit`` (what replicas sync from)."""
+        earlier = RATINGS.alias("earlier")
+        query = (
+            select(RATINGS.c.id, RATINGS.c.decision_id)
+            .where(RATINGS.c.id > after)
+            .where(
+                ~exists().where(
+                    earlier.c.decision_id == RATINGS.c.decision_id, earlier.c.id < RATINGS.c.id
+                )
+            )
+            .order_by(RATINGS.c.id)
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> list[tuple[int, DecisionRecord]]:
+            pairs = [(int(r.id), str(r.decision_id)) for r in conn.execute(query)]
+            if not pairs:
+                return []
+            rows = conn.execute(
+                select(DECISIONS).where(DECISIONS.c.decision_id.in_([d for _, d in pairs]))
+            ).fetchall()
+            by_id = {rec.decision_id: rec for rec in self._records(conn, rows)}
+            return [(rid, by_id[d]) for rid, d in pairs if d in by_id]
+
+        return self._run(work, readonly=True)
+
+    def rating_ids_after(self, after: int, *, upto: int | None = None) -> list[int]:
+        """Ids of the rating rows with ``after < id <= upto`` (all above ``after`` by default)."""
+        query = select(RATINGS.c.id).where(RATINGS.c.id > after)
+        if upto is not None:
+            query = query.where(RATINGS.c.id <= upto)
+        return self._run(
+            lambda conn: [int(i) for i in conn.execute(query).scalars()], readonly=True
+        )
+
     def stats(self) -> dict[str, int]:
         """Counts: ``decisions``, ``rated`` (decisions with a rating) and ``ratings`` (rows)."""
 

@@ -164,3 +164,49 @@ def test_dropped_connection_is_retried(url: str) -> None:
         killer.dispose()
         assert killed >= 1
         assert store.rate("pg1", 0.4).score == 0.4
+
+
+def test_two_replicas_learn_every_rating_exactly_once(url: str) -> None:
+    """Two learners on one PostgreSQL store, each rating half the decisions (one with a second
+    rating source too): after syncing, both learned all 40 decisions exactly once, from the stored
+    embeddings, and hold the same statistics as one learner fed every rating once."""
+    import numpy as np
+
+    from shared import HashingEncoder, ModelCard, OnlineLearner, RidgeRouter, RoutingEngine
+
+    enc = HashingEncoder(n_features=16)
+    engine = RoutingEngine(
+        [ModelCard("big", input_usd_per_1m=10), ModelCard("small", input_usd_per_1m=0.1)],
+        encoder=enc,
+        explore=False,
+    )
+    stores = [FeedbackStore(url), FeedbackStore(url)]
+    learners = [OnlineLearner(RidgeRouter(alpha=1.0), enc, store=s, sync=True) for s in stores]
+    ids = []
+    for i in range(40):
+        prompt = f"replica prompt {i} {'math' if i % 3 else 'chat'}"
+        d = engine.route(prompt)
+        stores[i % 2].record_decision(d, prompt=prompt)
+        ids.append(d.decision_id)
+    for i, decision_id in enumerate(ids):
+        learners[i % 2].rate(decision_id, (i % 4) / 3)
+        if i % 5 == 0:  # a second source rates the same decision: not learned again
+            learners[(i + 1) % 2].rate(decision_id, (i % 4) / 3, source="judge")
+    for learner in learners:
+        learner.sync()
+        learner.sync()  # idempotent
+    assert [learner.n_learned_ for learner in learners] == [40, 40]
+    reference = RidgeRouter(alpha=1.0)
+    with FeedbackStore(url) as store:
+        records = [store.get(d) for d in ids]
+    reference.initialize(list(records[0].models), 16)
+    for i, rec in enumerate(records):
+        assert rec.embedding is not None  # learned from the stored (float16) vector
+        x = rec.embedding.vector
+        reference.update(x, rec.model, quality=(i % 4) / 3, propensity=rec.learning_propensity)
+    for learner in learners:
+        router = learner.router
+        assert isinstance(router, RidgeRouter)
+        np.testing.assert_allclose(router.coef_, reference.coef_, atol=1e-8)
+    for s in stores:
+        s.close()
