@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["redact_secrets"]
+__all__ = ["error_text", "redact_secrets"]
 
 MASK = "***"
 
@@ -50,3 +50,16 @@ def redact_secrets(text: str) -> str:
     for pattern, repl in _RULES:
         text = pattern.sub(repl, text)
     return text
+
+
+def error_text(err: BaseException, limit: int = 500) -> str:
+    """``"Type: message"`` of ``err`` with secrets redacted, cut to ``limit`` characters.
+
+    Examples:
+        >>> error_text(PermissionError("401 invalid key sk-abcdef123456"))
+        'PermissionError: 401 invalid key sk-***'
+    """
+    text = f"{type(err).__name__}: {err}"
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return redact_secrets(text)

@@ -174,5 +174,7 @@ class AllCandidatesFailedError(RouterError, RuntimeError):
 
     def __init__(self, errors: dict[str, BaseException]) -> None:
         self.errors = dict(errors)
-        detail = "; ".join(f"{k}: {type(v).__name__}: {v}" for k, v in self.errors.items())
+        from ._redact import error_text
+
+        detail = "; ".join(f"{k}: {error_text(v)}" for k, v in self.errors.items())
         super().__init__(f"All {len(self.errors)} candidate models failed: {detail}")

@@ -25,6 +25,7 @@ Examples:
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,28 +56,21 @@ class Preference:
     latency: float
 
     def __init__(self, quality: float = 1.0, cost: float = 0.0, latency: float = 0.0) -> None:
-        values = {"quality": quality, "cost": cost, "latency": latency}
-        for key, value in values.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise PreferenceError(
-                    f"Preference weight {key!r} must be a number, got {type(value).__name__}."
-                )
-            if not math.isfinite(value) or value < 0:
-                raise PreferenceError(
-                    f"Preference weight {key!r} must be finite and >= 0, got {value!r}."
-                )
-        total = float(quality) + float(cost) + float(latency)
-        if total <= 0:
+        raw = {"quality": quality, "cost": cost, "latency": latency}
+        values = {key: _weight(key, value) for key, value in raw.items()}
+        top = max(values.values())
+        if top <= 0:
             raise PreferenceError("At least one preference weight must be positive.")
-        object.__setattr__(self, "quality", float(quality) / total)
-        object.__setattr__(self, "cost", float(cost) / total)
-        object.__setattr__(self, "latency", float(latency) / total)
+        scaled = {k: v / top for k, v in values.items()}  # no overflow: Preference(1e308, 1e308)
+        total = sum(scaled.values())
+        for key, value in scaled.items():
+            object.__setattr__(self, key, value / total)
 
     @classmethod
     def from_cost_weight(cls, cost: float) -> Preference:
         """Two-objective preference with ``cost`` in [0, 1] and ``quality = 1 - cost``."""
         if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not 0 <= cost <= 1:
-            raise PreferenceError(f"A cost weight must be a number in [0, 1], got {cost!r}.")
+            raise PreferenceError(f"A cost weight must be a number in [0, 1], got {_short(cost)}.")
         return cls(quality=1.0 - float(cost), cost=float(cost))
 
     @classmethod
@@ -89,9 +83,9 @@ class Preference:
             >>> Preference.from_price(1.0) == Preference.balanced()
             True
         """
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or math.isnan(lam) or lam < 0:
-            raise PreferenceError(f"A price of quality must be >= 0, got {lam!r}.")
-        if math.isinf(lam):
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
+            raise PreferenceError(f"A price of quality must be >= 0, got {_short(lam)}.")
+        if lam > sys.float_info.max:  # inf, or an int beyond float
             return cls(quality=0.0, cost=1.0)
         return cls(quality=1.0, cost=float(lam))
 
@@ -124,25 +118,27 @@ class Preference:
         if isinstance(value, bool):
             raise PreferenceError("A preference cannot be a bool.")
         if isinstance(value, (int, float)):
-            return cls.from_cost_weight(float(value))
+            return cls.from_cost_weight(value)
         if isinstance(value, Mapping):
-            unknown = sorted(set(map(str, value)) - set(PREFERENCE_KEYS))
+            unknown = [k for k in value if k not in PREFERENCE_KEYS]
             if unknown:
+                shown = ", ".join(_short(k) for k in unknown[:5])
+                more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
                 raise PreferenceError(
-                    f"Unknown preference key(s) {unknown}; valid keys are {list(PREFERENCE_KEYS)}."
+                    f"Unknown preference key(s) {shown}{more}; valid keys are "
+                    f"{list(PREFERENCE_KEYS)}."
                 )
             cost = value.get("cost", 0.0)
             latency = value.get("latency", 0.0)
             if "quality" in value:
                 quality = value["quality"]
             else:
-                if not all(isinstance(v, (int, float)) for v in (cost, latency)):
-                    raise PreferenceError("Preference weights must be numbers.")
-                quality = 1.0 - float(cost) - float(latency)
+                cost, latency = _weight("cost", cost), _weight("latency", latency)
+                quality = 1.0 - cost - latency
                 if quality < -1e-12:
                     raise PreferenceError(
                         "Without 'quality', 'cost' + 'latency' must be at most 1, "
-                        f"got {float(cost) + float(latency)!r}."
+                        f"got {cost + latency:.6g}."
                     )
                 quality = max(quality, 0.0)
             return cls(quality=quality, cost=cost, latency=latency)
@@ -163,6 +159,31 @@ class Preference:
 
 
 PreferenceLike = Preference | float | Mapping[str, Any] | str
+
+
+def _short(value: object) -> str:
+    """``repr(value)``, at most 40 characters (huge numbers and keys keep messages short)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond the str conversion limit
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _weight(key: str, value: object) -> float:
+    """One weight as a finite float >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PreferenceError(
+            f"Preference weight {key!r} must be a number, got {type(value).__name__}."
+        )
+    try:
+        out = float(value)
+    except OverflowError:
+        raise PreferenceError(f"Preference weight {key!r} is too large.") from None
+    if not math.isfinite(out) or out < 0:
+        raise PreferenceError(f"Preference weight {key!r} must be finite and >= 0, got {out!r}.")
+    return out
+
 
 #: Named preferences accepted wherever a preference is: pure quality, equal weights, pure cost.
 PRESETS: dict[str, Preference] = {

@@ -51,6 +51,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from ._redact import error_text
 from .decision import Decision
 from .engine import RoutingEngine, estimate_tokens
 from .exceptions import (
@@ -285,7 +286,7 @@ def routing_metadata(
     return {
         **decision.to_dict(),
         "sticky": bool(sticky),
-        "fallbacks": [{"model": name, "error": f"{type(e).__name__}: {e}"} for name, e in failures],
+        "fallbacks": [{"model": name, "error": error_text(e)} for name, e in failures],
     }
 
 
@@ -347,9 +348,7 @@ class Attempts:
         if not self.fallback or not is_fallback_error(err):
             raise err
         self.failures.append((name, err))
-        logger.warning(
-            "member %r failed (%s: %s); trying the next candidate", name, type(err).__name__, err
-        )
+        logger.warning("member %r failed (%s); trying the next candidate", name, error_text(err))
         if self._on_failure is not None:
             self._on_failure(index, name, err)
 

@@ -25,9 +25,11 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Real
-from typing import Any, Self
+from typing import Any, Self, TypeVar, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -65,6 +67,22 @@ from .ridge_stats import RidgeStatistics
 FloatArray = NDArray[np.float64]
 
 __all__ = ["RidgeRouter"]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _synchronized(method: F) -> F:
+    """Run ``method`` holding the router's lock: learning and routing never interleave, so a
+    decision uses the statistics before or after an update, never half of one (and the
+    weights cached by a decision include every update that finished before it)."""
+
+    @functools.wraps(method)
+    def wrapper(self: RidgeRouter, *args: Any, **kwargs: Any) -> Any:
+        with self._lock():
+            return method(self, *args, **kwargs)
+
+    return cast(F, wrapper)
 
 
 def _xty(X: FloatArray, Y: FloatArray, fit_intercept: bool) -> FloatArray:
@@ -197,6 +215,18 @@ class RidgeRouter(
         self.random_state = random_state
 
     # ------------------------------------------------------------------ learned state
+    def _lock(self) -> threading.RLock:
+        """The router's lock (created on first use; not copied or pickled)."""
+        lock = self.__dict__.get("_sync")
+        if lock is None:
+            lock = self.__dict__.setdefault("_sync", threading.RLock())
+        return cast(threading.RLock, lock)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_sync", None)
+        return state
+
     @property
     def alpha_(self) -> FloatArray:
         """Penalty of each model's quality head, shape ``(n_models,)``."""
@@ -375,6 +405,7 @@ class RidgeRouter(
         select_penalties(self.cost_heads_, grid, Xd=Xc, Y=C, cols=cols)
 
     # ------------------------------------------------------------------ learning
+    @_synchronized
     def fit(
         self,
         X: ArrayLike,
@@ -414,6 +445,7 @@ class RidgeRouter(
     def _set_cost_scale(self, C: FloatArray) -> None:
         self.cost_scale_ = float(self.cost_scale or calibrate_scale(C[np.isfinite(C)]))
 
+    @_synchronized
     def partial_fit(
         self,
         X: ArrayLike,
@@ -458,6 +490,7 @@ class RidgeRouter(
             self._select_alpha(None, None, None)
         return self
 
+    @_synchronized
     def update(
         self,
         x: ArrayLike,
@@ -489,6 +522,7 @@ class RidgeRouter(
             self.cost_scale_ = self.cost_history_.scale()
         return self
 
+    @_synchronized
     def fit_bandit(
         self,
         X: ArrayLike,
@@ -522,6 +556,7 @@ class RidgeRouter(
             L[rows, arms] = log.latency
         return self.fit(Xc, Q, C, models=list(log.models), latency=L)
 
+    @_synchronized
     def fit_statistics(
         self, stats: RidgeStatistics, *, models: Sequence[str], cost_scale: float
     ) -> Self:
@@ -563,6 +598,7 @@ class RidgeRouter(
         self._select_alpha(None, None, None)
         return self
 
+    @_synchronized
     def initialize(
         self,
         models: Sequence[str],
@@ -608,6 +644,7 @@ class RidgeRouter(
         self.models_.append(name)
         return len(self.models_) - 1
 
+    @_synchronized
     def add_model(
         self,
         name: str,
@@ -644,6 +681,7 @@ class RidgeRouter(
         self._select_alpha(design(Xc, self.fit_intercept), Q, C, cols=[k])
         return self
 
+    @_synchronized
     def remove_model(self, name: str) -> Self:
         """Forget a model and its statistics; the other heads are unchanged."""
         self._check_fitted()
@@ -665,11 +703,13 @@ class RidgeRouter(
         c = Xt @ Wc if self.predict_cost else np.repeat(Wc, X.shape[0], axis=0)
         return q_raw, np.maximum(c, 0.0), Xt
 
+    @_synchronized
     def predict_outcomes(self, X: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Predicted quality (clipped to [0, 1]) and cost (>= 0), each ``(n_samples, n_models)``."""
         q_raw, c, _ = self._predict(self._check_X(X, allow_1d=True))
         return np.clip(q_raw, 0.0, 1.0), c
 
+    @_synchronized
     def quality_std(self, X: ArrayLike) -> FloatArray:
         """Standard deviation of each predicted quality, ``(n_samples, n_models)``: the noise
         level of each head times the width of its posterior at the prompt (what exploration
@@ -689,6 +729,7 @@ class RidgeRouter(
         mask = np.ones(len(self.models_), dtype=bool)
         return self._call_scores(X, preference, explore, mask, None)
 
+    @_synchronized
     def _call_scores(
         self,
         X: FloatArray,
@@ -731,6 +772,7 @@ class RidgeRouter(
         )
 
     # ------------------------------------------------------------------ persistence
+    @_synchronized
     def _get_state(self) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
         meta = {
             "models": list(self.models_),
@@ -746,6 +788,7 @@ class RidgeRouter(
             meta["latency_scale"] = self.latency_scale_
         return meta, arrays
 
+    @_synchronized
     def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
         self._setup(list(meta["models"]), int(meta["n_features_in"]), None, None)
         self.quality_heads_.load("q_", dict(arrays))

@@ -140,6 +140,20 @@ def _read_prompts(path: Path) -> list[dict[str, str]]:
                 raise DataError(f"{path}:{lineno}: invalid JSON ({err}).") from None
             if not isinstance(obj, dict) or "id" not in obj or "prompt" not in obj:
                 raise DataError(f"{path}:{lineno}: each line needs the keys 'id' and 'prompt'.")
+            if not isinstance(obj["prompt"], str):
+                raise DataError(
+                    f"{path}:{lineno}: 'prompt' must be a string, got {_json_type(obj['prompt'])}."
+                )
+            if isinstance(obj["id"], bool) or not isinstance(obj["id"], (str, int)):
+                raise DataError(
+                    f"{path}:{lineno}: 'id' must be a string or an integer, got "
+                    f"{_json_type(obj['id'])}."
+                )
+            for key in ("task", "split"):
+                if key in obj and not isinstance(obj[key], str):
+                    raise DataError(
+                        f"{path}:{lineno}: {key!r} must be a string, got {_json_type(obj[key])}."
+                    )
             split = str(obj.get("split", "train"))
             if split not in SPLITS:
                 raise DataError(
@@ -162,8 +176,16 @@ def _read_cards(path: Path) -> ModelPool | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return ModelPool.from_dict(data)
-    except (json.JSONDecodeError, AttributeError, TypeError, ValueError) as err:
-        raise DataError(f"{path}: invalid models.json ({err}).") from None
+    except (
+        json.JSONDecodeError,
+        AttributeError,
+        TypeError,
+        ValueError,
+        KeyError,
+        IndexError,
+        OverflowError,
+    ) as err:
+        raise DataError(f"{path}: invalid models.json ({_cut(err)}).") from None
 
 
 def read_table(
@@ -196,6 +218,30 @@ def read_table(
     """
     _check_duplicate_policy(on_duplicate)
     root = Path(path)
+    try:
+        return _read_long(root, name, on_duplicate)
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{root}: a file is not UTF-8 text ({err.reason} at byte {err.start})."
+        ) from None
+    except RecursionError:
+        raise DataError(f"{root}: a JSON value is nested too deeply.") from None
+    except csv.Error as err:
+        raise DataError(
+            f"{root / 'outcomes.csv'}: not a readable CSV file ({_cut(err)})."
+        ) from None
+
+
+def _json_type(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _cut(err: BaseException) -> str:
+    text = str(err)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _read_long(root: Path, name: str | None, on_duplicate: DuplicatePolicy) -> RoutingTable:
     prompts = _read_prompts(root / "prompts.jsonl")
     listed = {p["id"] for p in prompts}
     keep = duplicate_rows(
@@ -220,13 +266,16 @@ def read_table(
         header = next(reader, None) or []
         missing = [c for c in ("id", "model", "quality", "cost") if c not in header]
         if missing:
-            raise DataError(f"{outcomes}: missing column(s) {missing}; header is {header}.")
+            raise DataError(f"{outcomes}: missing column(s) {missing}; header is {header[:12]}.")
         i_id, i_m, i_q, i_c = (header.index(c) for c in ("id", "model", "quality", "cost"))
         i_l = header.index("latency_s") if "latency_s" in header else None
+        width = max(i_id, i_m, i_q, i_c) + 1
         for lineno, rec in enumerate(reader, 2):
             if not rec:
                 continue
             where = f"{outcomes}:{lineno}"
+            if len(rec) < width:
+                raise DataError(f"{where}: {len(rec)} field(s), the header has {len(header)}.")
             pid, model = rec[i_id], rec[i_m]
             if (pid, model) in seen:
                 raise DataError(f"{where}: duplicate outcome for prompt {pid!r}, model {model!r}.")
