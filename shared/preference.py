@@ -122,8 +122,8 @@ class Preference:
         if isinstance(value, Mapping):
             unknown = [k for k in value if k not in PREFERENCE_KEYS]
             if unknown:
-                shown = ", ".join(_short(k) for k in unknown[:5])
-                more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+                shown = ", ".join(_short(k) for k in unknown[:3])
+                more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
                 raise PreferenceError(
                     f"Unknown preference key(s) {shown}{more}; valid keys are "
                     f"{list(PREFERENCE_KEYS)}."
