@@ -61,9 +61,11 @@ class Preference:
         top = max(values.values())
         if top <= 0:
             raise PreferenceError("At least one preference weight must be positive.")
-        scaled = {k: v / top for k, v in values.items()}  # no overflow: Preference(1e308, 1e308)
-        total = sum(scaled.values())
-        for key, value in scaled.items():
+        total = sum(values.values())
+        if not math.isfinite(total):  # Preference(1e308, 1e308): scale down first
+            values = {k: v / top for k, v in values.items()}
+            total = sum(values.values())
+        for key, value in values.items():
             object.__setattr__(self, key, value / total)
 
     @classmethod
