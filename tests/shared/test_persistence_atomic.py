@@ -88,18 +88,29 @@ def test_sigkill_at_random_moments_leaves_old_or_new(tmp_path: Path) -> None:
     rng = random.Random(12)
     seen = {"old": 0, "new": 0}
 
-    def saver() -> Iterator[None]:
+    def saver(done: int) -> Iterator[None]:
         while True:
             save_router(new, tmp_path)
+            os.write(done, b".")
             yield
             save_router(old, tmp_path)
+            os.write(done, b".")
             yield
 
     for _trial in range(100):
-        pid = _fork(saver())
+        # Wait for 0, 1 or 2 completed saves before the random delay, so that both the old
+        # and the new router are on disk at some kills however slow the child runs (a loaded
+        # machine stretches every save; the delay alone would then only ever hit the first).
+        read_end, write_end = os.pipe()
+        pid = _fork(saver(write_end))
+        os.close(write_end)
+        for _ in range(rng.randrange(3)):
+            if not os.read(read_end, 1):
+                break
         time.sleep(rng.uniform(0.0, span))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+        os.close(read_end)
         seen[_which(load_router(tmp_path), old, new)] += 1
         # at most: manifest, its temporary, current + previous + one unpublished version
         assert len(_entries(tmp_path)) <= 5, _entries(tmp_path)
