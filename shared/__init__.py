@@ -85,6 +85,7 @@ if TYPE_CHECKING:
     from .capabilities import FitsTable as FitsTable
     from .capabilities import LearnsLatency as LearnsLatency
     from .capabilities import LearnsOnline as LearnsOnline
+    from .capabilities import LearnsTasks as LearnsTasks
     from .capabilities import Persists as Persists
     from .capabilities import ensure_ready as ensure_ready
     from .costs import CallCostModel as CallCostModel

@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import persistence
 from ._registry import register_router
-from ._validation import Constraint, check_embeddings, validate_params
+from ._validation import Constraint, check_embeddings, check_tasks, validate_params
 from .capabilities import LearnsLatency
 from .decision import Decision
 from .exceptions import (
@@ -210,10 +210,12 @@ class BaseRouter(BaseEstimator):
         explore: bool,
         mask: NDArray[np.bool_],
         cost: FloatArray | None,
+        tasks: Sequence[str | None] | None = None,
     ) -> RouteScores:
         """Scores of one routing call, given its candidates (``mask`` over ``models_``) and,
         when known, each model's cost of this call (``cost``, ``(n, K)``, replacing the
-        router's predicted cost in the utility).
+        router's predicted cost in the utility) and each row's task key (``tasks``; only a
+        :class:`~shared.capabilities.LearnsTasks` router uses it, the others ignore it).
 
         The default uses :meth:`_route_scores` and, with known costs, shifts a deterministic
         utility by the difference of the cost terms; a sampling router without its own
@@ -333,6 +335,7 @@ class BaseRouter(BaseEstimator):
         explore: bool = True,
         decision_id: str | None = None,
         cost: ArrayLike | None = None,
+        task: str | None = None,
     ) -> Decision:
         """Route one prompt embedding.
 
@@ -346,9 +349,16 @@ class BaseRouter(BaseEstimator):
             cost: the known USD cost of this call for each model of ``models_`` (for example
                 card prices times the call's tokens), used instead of the router's predicted
                 cost; ``None`` uses the predictions.
+            task: the call's task key (a chain or node name, a template id; see
+                :func:`shared._validation.check_task`), recorded in ``Decision.task``; a
+                :class:`~shared.capabilities.LearnsTasks` router adds that task's learned level
+                (an unknown task routes at the member level), other routers ignore it.
 
         Returns:
             The :class:`~shared.Decision`, with the propensity of the choice.
+
+        Raises:
+            InvalidParameterError: ``task`` is not ``None`` or a short string.
         """
         return self.decide_batch(
             x,
@@ -357,6 +367,7 @@ class BaseRouter(BaseEstimator):
             explore=explore,
             decision_ids=None if decision_id is None else [decision_id],
             cost=cost,
+            tasks=None if task is None else [task],
         )[0]
 
     def decide_batch(
@@ -368,19 +379,28 @@ class BaseRouter(BaseEstimator):
         explore: bool = True,
         decision_ids: Sequence[str] | None = None,
         cost: ArrayLike | None = None,
+        tasks: Sequence[str | None] | None = None,
     ) -> list[Decision]:
         """Route a batch of prompt embeddings under one preference (see :meth:`decide`;
-        ``cost`` is ``(n_models,)`` for every row or ``(n_samples, n_models)``).
+        ``cost`` is ``(n_models,)`` for every row or ``(n_samples, n_models)``; ``tasks`` one
+        task key or ``None`` per row).
 
         Raises:
             DataError: ``cost`` has the wrong shape or a negative or non-finite entry.
+            InvalidParameterError: ``tasks`` is not one task key (or ``None``) per row.
         """
         Xc = self._check_X(X, allow_1d=True)
         pref = Preference.coerce(preference if preference is not None else Preference())
         self._check_objectives(pref)
         mask = self._candidate_mask(candidates)
         known = None if cost is None else self._check_call_cost(cost, Xc.shape[0])
-        rs = self._call_scores(Xc, pref, explore, mask, known)
+        row_tasks = check_tasks(tasks, Xc.shape[0], type(self).__name__)
+        if row_tasks is not None and all(t is None for t in row_tasks):
+            row_tasks = None
+        if row_tasks is None:
+            rs = self._call_scores(Xc, pref, explore, mask, known)
+        else:
+            rs = self._call_scores(Xc, pref, explore, mask, known, row_tasks)
         models = tuple(self.models_)
         out: list[Decision] = []
         for i in range(Xc.shape[0]):
@@ -416,6 +436,7 @@ class BaseRouter(BaseEstimator):
                 ),
                 router=type(self).__name__,
                 latency=None if rs.latency is None else tuple(map(float, rs.latency[i])),
+                task=None if row_tasks is None else row_tasks[i],
                 **kwargs,
             )
             logger.debug(

@@ -9,7 +9,9 @@ gives one error type and one message whichever router receives it:
   :class:`~shared.DimensionMismatchError` (:func:`check_embeddings`);
 * outcomes (quality outside [0, 1], negative or infinite cost or latency, wrong shape, a
   propensity outside (0, 1]) -> :class:`~shared.DataError` (:func:`check_outcome_arrays`,
-  :func:`check_propensity`).
+  :func:`check_propensity`);
+* task keys that are not short non-empty strings -> :class:`~shared.InvalidParameterError`
+  (:func:`check_task`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ __all__ = [
     "check_outcome_arrays",
     "check_propensity",
     "check_table",
+    "check_task",
+    "check_tasks",
     "check_update",
     "check_width",
     "coerce_per_model",
@@ -44,6 +48,9 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+
+#: Longest task key accepted (characters): a chain, node or template name, not a prompt.
+MAX_TASK_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -386,3 +393,54 @@ def check_update(
         None if cost is None else float(C[0]),
         None if L is None else float(L[0]),
     )
+
+
+def check_task(task: Any, owner: str = "task") -> str | None:
+    """A task key: ``None`` (no task) or a string of 1 to :data:`MAX_TASK_LENGTH` characters
+    without control characters, returned unchanged.
+
+    Raises:
+        InvalidParameterError: any other value (a task is a name the caller chose: a chain or
+            node name, a template id, a tag; never silently coerced).
+
+    Examples:
+        >>> check_task("summarize"), check_task(None)
+        ('summarize', None)
+        >>> check_task(3)
+        Traceback (most recent call last):
+        ...
+        shared.exceptions.InvalidParameterError: task: a task key must be a string or None, got int.
+    """
+    if task is None:
+        return None
+    if not isinstance(task, str):
+        raise InvalidParameterError(
+            f"{owner}: a task key must be a string or None, got {type(task).__name__}."
+        )
+    if not task or len(task) > MAX_TASK_LENGTH:
+        raise InvalidParameterError(
+            f"{owner}: a task key must have 1 to {MAX_TASK_LENGTH} characters, got {len(task)}."
+        )
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in task):
+        raise InvalidParameterError(f"{owner}: a task key must not hold control characters.")
+    return task
+
+
+def check_tasks(tasks: Any, n: int, owner: str) -> list[str | None] | None:
+    """One task key (or ``None``) per row, or ``None`` for no tasks at all (see
+    :func:`check_task`).
+
+    Raises:
+        InvalidParameterError: not a sequence of ``n`` task keys, or a bad key.
+    """
+    if tasks is None:
+        return None
+    if isinstance(tasks, str | bytes) or not isinstance(tasks, Sequence | np.ndarray):
+        raise InvalidParameterError(
+            f"{owner}: tasks must be a sequence of task keys (one per row), "
+            f"got {type(tasks).__name__}."
+        )
+    out = [check_task(t, owner) for t in tasks]
+    if len(out) != n:
+        raise InvalidParameterError(f"{owner}: {len(out)} task keys for {n} rows.")
+    return out

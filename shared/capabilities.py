@@ -21,6 +21,9 @@ instead of probing for methods:
   and its ``initialize`` ``prior_latency=``; once it has latencies it scores a preference's
   latency weight (:attr:`~shared.BaseRouter.predicts_latency`). Any other router refuses a
   latency weight with :class:`~shared.ObjectiveError`.
+* :class:`LearnsTasks`: its ``fit`` / ``fit_bandit`` take ``tasks=`` and its ``update``
+  ``task=`` (a task key per outcome), and its decisions add the learned level of the task given
+  to ``decide(..., task=)``. Other routers record a decision's task but do not use it.
 
 :func:`ensure_ready` is the one place that turns "a router" into "a router that can decide now"
 (cold-starting it when it can, with the pool's priors when it takes them); the engine, the
@@ -64,11 +67,13 @@ __all__ = [
     "FitsTable",
     "LearnsLatency",
     "LearnsOnline",
+    "LearnsTasks",
     "Persists",
     "capabilities_of",
     "ensure_ready",
     "latency_kwargs",
     "require",
+    "task_kwargs",
 ]
 
 PerModel = float | Sequence[float] | Mapping[str, float] | None
@@ -168,6 +173,20 @@ class LearnsLatency(ABC):
         """Whether latencies (observed or prior) were learned."""
 
 
+class LearnsTasks(ABC):
+    """Learns a level per (model, task key) between the member level and the prompt level.
+
+    Its ``update`` accepts ``task=``, its ``fit`` / ``fit_bandit`` ``tasks=`` (one key or
+    ``None`` per row); :attr:`tasks_` lists the keys learned. A decision for a task never learned
+    (or for no task) is made at the member level.
+    """
+
+    @property
+    @abstractmethod
+    def tasks_(self) -> list[str]:
+        """The task keys learned so far."""
+
+
 class Persists(ABC):
     """Saves its learned state as JSON + arrays (see :mod:`shared.persistence`)."""
 
@@ -189,6 +208,7 @@ CAPABILITIES: tuple[type, ...] = (
     ColdStartsFromPriors,
     LearnsOnline,
     LearnsLatency,
+    LearnsTasks,
     Persists,
 )
 
@@ -230,6 +250,18 @@ def latency_kwargs(router: object, latency: Any, name: str = "latency") -> dict[
         ({'latency': 0.4}, {})
     """
     return {name: latency} if latency is not None and isinstance(router, LearnsLatency) else {}
+
+
+def task_kwargs(router: object, task: str | None, name: str = "task") -> dict[str, Any]:
+    """``{name: task}`` for a :class:`LearnsTasks` router and a task that is not ``None``, else
+    ``{}``: the keyword to add to ``update`` (``name="tasks"`` for ``fit`` / ``fit_bandit``).
+
+    Examples:
+        >>> from shared import BaRPRouter, RidgeRouter
+        >>> task_kwargs(RidgeRouter(), "summarize"), task_kwargs(BaRPRouter(), "summarize")
+        ({'task': 'summarize'}, {})
+    """
+    return {name: task} if task is not None and isinstance(router, LearnsTasks) else {}
 
 
 def ensure_ready(

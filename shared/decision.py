@@ -57,6 +57,8 @@ class Decision:
         encoder: name of the prompt encoder the embedding came from (set by
             :class:`~shared.RoutingEngine`; the feedback store keeps it, so ``prefroute train`` can
             check it retrains with the same encoder); ``""`` when unknown.
+        task: the call's task key (chain or node name, template id, tag value) when the caller
+            gave one; the feedback store keeps it, so the rating teaches that task's level.
         embedding: the prompt's embedding and its encoder, attached by
             :class:`~shared.RoutingEngine` so that the feedback store can keep it (not part of
             :meth:`to_dict` or equality).
@@ -76,6 +78,7 @@ class Decision:
     uncertainty: tuple[float, ...] | None = None
     latency: tuple[float, ...] | None = None
     encoder: str = ""
+    task: str | None = None
     embedding: PromptEmbedding | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -118,6 +121,7 @@ class Decision:
             uncertainty=self.uncertainty,
             latency=self.latency,
             encoder=self.encoder,
+            task=self.task,
             embedding=self.embedding,
         )
 
@@ -270,6 +274,7 @@ class Decision:
             "router": self.router,
             "uncertainty": per_model(self.uncertainty),
             "encoder": self.encoder,
+            "task": self.task,
         }
 
     @classmethod
@@ -297,4 +302,5 @@ class Decision:
             uncertainty=values("uncertainty"),
             latency=values("latency"),
             encoder=str(data.get("encoder", "")),
+            task=None if data.get("task") is None else str(data["task"]),
         )

@@ -51,7 +51,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._base import BaseRouter
-from .capabilities import LearnsOnline, ensure_ready, latency_kwargs
+from ._validation import check_task
+from .capabilities import LearnsOnline, ensure_ready, latency_kwargs, task_kwargs
 from .costs import CallCostModel
 from .decision import Decision
 from .embedding import PromptEmbedding
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_REGRET",
     "DEFAULT_PRIOR_STRENGTH",
+    "DEFAULT_TASK_STRENGTH",
     "RoutingEngine",
     "cold_start_router",
     "estimate_tokens",
@@ -75,6 +77,9 @@ __all__ = [
 
 #: Pseudo-ratings behind each member's prior mean quality in the default cold-start router.
 DEFAULT_PRIOR_STRENGTH = 10.0
+#: Pseudo-ratings behind the member level in each (member, task) level of the default router:
+#: one rating in a task moves that task's prediction by 1/(1 + strength) of the gap.
+DEFAULT_TASK_STRENGTH = 5.0
 #: Expected utility the default router's exploration may give up per call (quality points at
 #: a pure-quality preference).
 DEFAULT_MAX_REGRET = 0.05
@@ -115,6 +120,7 @@ def cold_start_router(random_state: int | None = None) -> RidgeRouter:
         alpha=DEFAULT_ALPHA,
         prior_strength=DEFAULT_PRIOR_STRENGTH,
         pooled_alpha=DEFAULT_POOLED_ALPHA,
+        task_strength=DEFAULT_TASK_STRENGTH,
         exploration="safe",
         exploration_weight=1.0,
         max_regret=DEFAULT_MAX_REGRET,
@@ -291,6 +297,7 @@ class RoutingEngine:
         input_tokens: int | None = None,
         allowed: Collection[str] | None = None,
         decision_id: str | None = None,
+        task: str | None = None,
     ) -> Decision:
         """Decide which member answers ``text`` (a prompt or a rendered conversation).
 
@@ -303,11 +310,19 @@ class RoutingEngine:
                 (estimated from ``text`` when ``None``).
             allowed: restrict to these members (e.g. stickiness within a tool loop).
             decision_id: use this id for the decision.
+            task: the call's task key (chain or node name, template id...): the router adds
+                what it learned of each member on that task (the default router's task level;
+                a task never rated routes at the member level) and ``Decision.task`` records
+                it, so the call's rating teaches that task. ``None``: no task.
 
         Returns:
             The decision; ``decision.ranking`` lists the fallbacks in order.
+
+        Raises:
+            InvalidParameterError: ``task`` is not ``None`` or a short string.
         """
         pref = self.default_preference if preference is None else Preference.coerce(preference)
+        task = check_task(task)
         x = self.embed(text)
         tokens = estimate_tokens(text) if input_tokens is None else input_tokens
         needs: dict[str, Any] = {
@@ -315,7 +330,7 @@ class RoutingEngine:
             "needs_structured_output": needs_structured_output,
             "input_tokens": tokens,
         }
-        return self._decide(x, pref, needs, allowed, decision_id)
+        return self._decide(x, pref, needs, allowed, decision_id, task)
 
     def _decide(
         self,
@@ -324,6 +339,7 @@ class RoutingEngine:
         needs: Mapping[str, Any],
         allowed: Collection[str] | None,
         decision_id: str | None,
+        task: str | None = None,
     ) -> Decision:
         with self._lock:
             router = self._ready_router(x.shape[0])
@@ -333,7 +349,13 @@ class RoutingEngine:
             if self.cost_model.priced(cands) and all(m in self.pool for m in known):
                 cost = self.cost_model.predict(known, int(needs["input_tokens"]))
             decision = router.decide(
-                x, pref, candidates=cands, explore=self.explore, decision_id=decision_id, cost=cost
+                x,
+                pref,
+                candidates=cands,
+                explore=self.explore,
+                decision_id=decision_id,
+                cost=cost,
+                task=task,
             )
         # the feedback store keeps the vector with the record, so a retrain need not re-encode
         embedding = PromptEmbedding.of(x, self.encoder)
@@ -350,6 +372,7 @@ class RoutingEngine:
         input_tokens: int | None = None,
         fallback: bool = True,
         decision_id: str | None = None,
+        task: str | None = None,
     ) -> tuple[Decision, bool]:
         """Keep a conversation (or a tool loop) on ``owner``, the member of the previous turn.
 
@@ -372,6 +395,7 @@ class RoutingEngine:
             input_tokens: prompt size (estimated from ``text`` when ``None``).
             fallback: append the other candidates to the ranking as fallbacks.
             decision_id: use this id for the decision.
+            task: the call's task key (see :meth:`route`).
 
         Returns:
             ``(decision, sticky)``; ``sticky`` is ``False`` when ``owner`` could not serve.
@@ -391,6 +415,7 @@ class RoutingEngine:
         if owner not in self.pool:
             raise UnknownModelError(owner, self.pool.names)
         pref = self.default_preference if preference is None else Preference.coerce(preference)
+        task = check_task(task)
         x = self.embed(text)
         needs: dict[str, Any] = {
             "needs_tools": needs_tools,
@@ -398,16 +423,16 @@ class RoutingEngine:
             "input_tokens": estimate_tokens(text) if input_tokens is None else input_tokens,
         }
         try:
-            pinned = self._decide(x, pref, needs, [owner], decision_id)
+            pinned = self._decide(x, pref, needs, [owner], decision_id, task)
         except InvalidParameterError as err:
             logger.info("not sticking to %r, routing normally: %s", owner, err)
-            return self._decide(x, pref, needs, None, decision_id), False
+            return self._decide(x, pref, needs, None, decision_id, task), False
         if not fallback:
             return pinned, True
         others = [name for name in self.candidates(**needs) if name != owner]
         if not others:
             return pinned, True
-        backup = self._decide(x, pref, needs, others, pinned.decision_id)
+        backup = self._decide(x, pref, needs, others, pinned.decision_id, task)
         return dataclasses.replace(pinned, ranking=(owner, *backup.ranking)), True
 
     def set_router(self, router: BaseRouter) -> None:
@@ -493,18 +518,22 @@ class RoutingEngine:
         input_tokens: int | None = None,
         output_tokens: int | None = None,
         latency: float | None = None,
+        task: str | None = None,
     ) -> None:
         """Update the router online with one rated outcome (thread-safe).
 
         ``latency`` (seconds of the call) teaches a router that learns latency (the default
-        ridge, when a card has ``latency_s``) the member's latency.
+        ridge, when a card has ``latency_s``) the member's latency. ``task`` (the call's task
+        key) teaches a :class:`~shared.capabilities.LearnsTasks` router (the default ridge) the
+        member's level on that task; other routers learn the outcome without it.
 
         The call's completion length (``output_tokens`` from its usage, else the length its
         ``cost`` implies with ``input_tokens``, estimated from ``prompt`` when ``None``) also
         teaches :attr:`cost_model` the member's output length.
 
         Raises:
-            InvalidParameterError: ``score`` outside [0, 1], a bad propensity or token count.
+            InvalidParameterError: ``score`` outside [0, 1], a bad propensity, token count or
+                task key.
         """
         if not 0.0 <= float(score) <= 1.0:
             raise InvalidParameterError(f"A score must be in [0, 1], got {score!r}.")
@@ -513,6 +542,7 @@ class RoutingEngine:
         for name, value in (("input_tokens", input_tokens), ("output_tokens", output_tokens)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise InvalidParameterError(f"'{name}' must be an int, got {value!r}.")
+        task = check_task(task)
         x = self.embed(prompt)
         with self._lock:
             router = self._ready_router(x.shape[0], online=True)
@@ -525,6 +555,7 @@ class RoutingEngine:
                 propensity=float(propensity),
                 preference=None if preference is None else Preference.coerce(preference),
                 **latency_kwargs(router, latency),
+                **task_kwargs(router, task),
             )
             if model in self.pool:
                 self.cost_model.observe(
@@ -536,7 +567,7 @@ class RoutingEngine:
 
     def learn_record(self, record: DecisionRecord) -> None:
         """:meth:`learn` from a rated feedback record: its prompt, model, score and cost, the
-        preference of the call and :attr:`~shared.DecisionRecord.learning_propensity` (1.0 when
+        preference and task of the call and :attr:`~shared.DecisionRecord.learning_propensity` (1.0 when
         a fallback answered instead of the chosen model).
 
         Raises:
@@ -557,6 +588,7 @@ class RoutingEngine:
             input_tokens=record.input_tokens,
             output_tokens=record.output_tokens,
             latency=record.latency_s,
+            task=record.task,
         )
 
     def describe(self) -> dict[str, Any]:

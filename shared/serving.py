@@ -8,6 +8,8 @@ these pieces, so the same engine serves, falls back, stamps and learns the same 
   ``engine=`` refused together with parts it would silently ignore;
 * :func:`call_preference`: the default-preference rule (the first preference given, else the
   engine's ``default_preference``);
+* :func:`parse_task_key` / :func:`resolve_task`: the opt-in task key of a call (an explicit
+  value, else the run's name, a tag or a metadata value the caller chose);
 * :func:`is_fallback_error`: which errors fall back to the next candidate (provider and transport
   failures) and which are re-raised at once (programming and caller errors);
 * :class:`Attempts`: the fallback loop over ``Decision.ranking`` (one-shot calls and streams,
@@ -52,6 +54,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ._redact import error_text
+from ._validation import check_task
 from .decision import Decision
 from .engine import RoutingEngine, estimate_tokens
 from .exceptions import (
@@ -69,6 +72,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PRESETS",
+    "TASK_CONFIG_KEY",
+    "TASK_SOURCES",
     "Attempts",
     "BoundedMap",
     "FeedbackRecorder",
@@ -81,6 +86,8 @@ __all__ = [
     "coerce_pool",
     "estimate_usage",
     "is_fallback_error",
+    "parse_task_key",
+    "resolve_task",
     "routing_metadata",
     "warn_member_retries",
 ]
@@ -201,6 +208,114 @@ def call_preference(*candidates: Any) -> Preference | None:
     for value in candidates:
         if value is not None:
             return Preference.coerce(value)
+    return None
+
+
+# ---------------------------------------------------------------------------------- task key
+#: The explicit task key of a call: ``config["configurable"]["router_task"]`` in LangChain, the
+#: ``"router_task"`` instrument tag in LlamaIndex.
+TASK_CONFIG_KEY = "router_task"
+#: The kinds of run field a ``task_key=`` source may name (``"run_name"``, ``"tag:<prefix>"``,
+#: ``"metadata:<key>"``).
+TASK_SOURCES = ("run_name", "tag", "metadata")
+
+
+def parse_task_key(
+    spec: str | Sequence[str] | None, *, kinds: Sequence[str] = TASK_SOURCES
+) -> tuple[str, ...]:
+    """The sources of an adapter's ``task_key=`` option, checked (``()``: off, the default).
+
+    A source is ``"run_name"`` (the run's name), ``"tag:<prefix>"`` (the first tag starting
+    with ``<prefix>``, without it; with tags given as a mapping, as LlamaIndex's instrument
+    tags are, the value under the key ``<prefix>``) or ``"metadata:<key>"`` (the run's
+    metadata value under ``<key>``); several sources are tried in order.
+
+    Raises:
+        InvalidParameterError: not a string or a sequence of strings, an unknown kind (or one
+            outside ``kinds``), or an empty prefix or key.
+
+    Examples:
+        >>> from shared.serving import parse_task_key
+        >>> parse_task_key(["metadata:langgraph_node", "run_name"])
+        ('metadata:langgraph_node', 'run_name')
+        >>> parse_task_key(None)
+        ()
+    """
+    if spec is None:
+        return ()
+    sources = [spec] if isinstance(spec, str) else spec
+    if isinstance(sources, bytes) or not isinstance(sources, Sequence) or not sources:
+        raise InvalidParameterError(
+            "task_key= takes a source string or a non-empty list of them "
+            f"('run_name', 'tag:<prefix>', 'metadata:<key>'), got {spec!r}."
+        )
+    out = []
+    for source in sources:
+        if not isinstance(source, str):
+            raise InvalidParameterError(f"A task_key source must be a string, got {source!r}.")
+        kind, sep, rest = source.partition(":")
+        named = not sep if kind == "run_name" else bool(rest)
+        if kind not in kinds or not named:
+            forms = ", ".join(
+                "'run_name'" if k == "run_name" else f"'{k}:<{'prefix' if k == 'tag' else 'key'}>'"
+                for k in kinds
+            )
+            raise InvalidParameterError(
+                f"Unknown task_key source {source!r}; the sources are {forms}."
+            )
+        out.append(source)
+    return tuple(out)
+
+
+def resolve_task(
+    sources: Sequence[str],
+    *explicit: Any,
+    run_name: Any = None,
+    tags: Iterable[Any] | Mapping[str, Any] = (),
+    metadata: Mapping[str, Any] | None = None,
+) -> str | None:
+    """The task key of one call: the first ``explicit`` value that is not ``None``, else the
+    first of ``sources`` (see :func:`parse_task_key`) found in the run's fields, else ``None``.
+
+    Args:
+        sources: the adapter's parsed ``task_key`` (``()``: only explicit values count).
+        *explicit: values the caller set for this call, in order of precedence (a keyword
+            argument, ``config["configurable"]["router_task"]``, an instrument tag...).
+        run_name: the run's name.
+        tags: the run's tags (strings), or a mapping of tags.
+        metadata: the run's metadata.
+
+    Raises:
+        InvalidParameterError: the value found is not a valid task key (never silently
+            skipped; see :func:`shared._validation.check_task`).
+
+    Examples:
+        >>> from shared.serving import resolve_task
+        >>> resolve_task(("tag:task:",), tags=["seq:step:2", "task:summarize"])
+        'summarize'
+        >>> resolve_task(("run_name",), "explicit", run_name="my_chain")
+        'explicit'
+        >>> resolve_task((), run_name="my_chain") is None
+        True
+    """
+    for value in explicit:
+        if value is not None:
+            return check_task(value, "the call's task")
+    for source in sources:
+        kind, _, rest = source.partition(":")
+        found: Any = None
+        if kind == "run_name":
+            found = run_name
+        elif kind == "metadata":
+            found = (metadata or {}).get(rest)
+        elif isinstance(tags, Mapping):
+            found = tags.get(rest)
+        else:
+            found = next(
+                (t[len(rest) :] for t in tags if isinstance(t, str) and t.startswith(rest)), None
+            )
+        if found is not None:
+            return check_task(found, f"the task key from {source!r}")
     return None
 
 

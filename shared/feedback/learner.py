@@ -17,7 +17,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._base import BaseRouter
-from ..capabilities import ColdStarts, FitsBandit, LearnsOnline, ensure_ready, latency_kwargs
+from ..capabilities import (
+    ColdStarts,
+    FitsBandit,
+    LearnsOnline,
+    ensure_ready,
+    latency_kwargs,
+    task_kwargs,
+)
 from ..exceptions import CapabilityError, FeedbackError
 from ..outcomes import PREFERENCE_KEYS, BanditLog
 from .records import DecisionRecord
@@ -138,6 +145,7 @@ class OnlineLearner:
                 propensity=record.learning_propensity,  # 1.0 for a fallback answer
                 preference=record.preference,
                 **latency_kwargs(router, record.latency_s),
+                **task_kwargs(router, record.task),
             )
             self.n_learned_ += 1
         logger.debug(

@@ -94,6 +94,12 @@ class DecisionRecord:
         return self.score is not None
 
     @property
+    def task(self) -> str | None:
+        """The call's task key (``Decision.task``, kept in ``metadata["task"]``), if any."""
+        task = self.metadata.get("task")
+        return task if isinstance(task, str) and task else None
+
+    @property
     def answered_by_fallback(self) -> bool:
         """Whether a fallback answered instead of the chosen model (``model != chosen_model``).
 

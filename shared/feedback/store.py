@@ -474,8 +474,13 @@ class FeedbackStore:
                 "latency": per_model(decision.latency),
                 "probabilities": per_model(decision.probabilities),
             },
-            # the encoder of the decision, so a retrain can check it uses the same one
-            "metadata": {"encoder": decision.encoder, **meta} if decision.encoder else meta,
+            # the encoder of the decision, so a retrain can check it uses the same one, and the
+            # call's task key, so its rating teaches that task
+            "metadata": {
+                **({"encoder": decision.encoder} if decision.encoder else {}),
+                **({"task": decision.task} if decision.task is not None else {}),
+                **meta,
+            },
             **stored,
         }
 

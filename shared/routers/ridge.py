@@ -43,6 +43,8 @@ from .._validation import (
     check_n_features,
     check_outcome_arrays,
     check_table,
+    check_task,
+    check_tasks,
     check_update,
     coerce_per_model,
     is_alpha_grid,
@@ -54,6 +56,7 @@ from ..capabilities import (
     FitsTable,
     LearnsLatency,
     LearnsOnline,
+    LearnsTasks,
     Persists,
 )
 from ..exceptions import DataError, InvalidParameterError
@@ -62,6 +65,7 @@ from ..preference import Preference, PreferenceLike
 from ._cost import CostHistory
 from ._linear import DEFAULT_ALPHAS, RidgeHeads, design, gram
 from ._penalty import select_penalties
+from ._tasks import TaskLevels
 from .ridge_stats import RidgeStatistics
 
 FloatArray = NDArray[np.float64]
@@ -97,6 +101,7 @@ class RidgeRouter(
     ColdStartsFromPriors,
     LearnsOnline,
     LearnsLatency,
+    LearnsTasks,
     Persists,
     BaseRouter,
 ):
@@ -130,6 +135,14 @@ class RidgeRouter(
             prompt instead of being compared at its plain mean with well-observed models' prompt
             estimates, and a model observed mostly on hard prompts is not taken for a weak one.
             ``None`` (default): no shared slope. Needs an unpenalized intercept.
+        task_strength: pseudo-observations behind the member level in each task's level (the
+            middle of the hierarchy member -> task -> prompt). Outcomes learned with a task key
+            (``update(..., task=)``, ``fit(..., tasks=)``) give each (model, task) an offset,
+            the mean residual of the model's prediction on that task's prompts shrunk toward 0
+            by ``task_strength``: one rating in a task moves that task's prediction toward the
+            rating by ``1 / (1 + task_strength)`` of the gap and leaves the other tasks at the
+            member level. Decisions use it when given the task (``decide(..., task=)``); no
+            task, or a task never learned, routes exactly as without tasks.
         predict_cost: regress cost on the prompt; ``False`` predicts each model's mean cost.
         solver: ``"cholesky"`` re-factorizes a changed head at the next decision (best for
             batches); ``"sherman_morrison"`` keeps the inverse and updates it in ``O(p²)`` per
@@ -163,6 +176,7 @@ class RidgeRouter(
         "solver": [Options(("cholesky", "sherman_morrison"))],
         "prior_strength": [Interval(float, 0, None, closed="left")],
         "pooled_alpha": [None, Interval(float, 0, None, closed="neither")],
+        "task_strength": [Interval(float, 0, None, closed="left")],
         "exploration": [Options(("none", "ucb", "thompson", "safe"))],
         "exploration_weight": [Interval(float, 0, None, closed="left")],
         "max_regret": [Interval(float, 0, None, closed="left")],
@@ -189,6 +203,7 @@ class RidgeRouter(
         penalize_intercept: bool = False,
         prior_strength: float = 0.0,
         pooled_alpha: float | None = None,
+        task_strength: float = 5.0,
         predict_cost: bool = True,
         solver: str = "cholesky",
         exploration: str = "none",
@@ -205,6 +220,7 @@ class RidgeRouter(
         self.penalize_intercept = penalize_intercept
         self.prior_strength = prior_strength
         self.pooled_alpha = pooled_alpha
+        self.task_strength = task_strength
         self.predict_cost = predict_cost
         self.solver = solver
         self.exploration = exploration
@@ -301,14 +317,25 @@ class RidgeRouter(
             heads.set_alpha(np.full(K, start))
             heads.set_strength(np.full(K, float(self.prior_strength)))
         self.quality_heads_.pooled_alpha = self.pooled_alpha
+        self.task_levels_ = TaskLevels(K, {"q": p, "c": p if self.predict_cost else 1})
         self.rng_ = np.random.default_rng(self.random_state)
 
-    def _add(self, X: FloatArray, Q: FloatArray, C: FloatArray, cols: Sequence[int]) -> None:
-        """Add the finite cells of ``Q``/``C`` (columns ``cols`` of the router) to the heads.
+    def _add(
+        self,
+        X: FloatArray,
+        Q: FloatArray,
+        C: FloatArray,
+        cols: Sequence[int],
+        tasks: Sequence[str | None] | None = None,
+    ) -> None:
+        """Add the finite cells of ``Q``/``C`` (columns ``cols`` of the router) to the heads,
+        and to the task levels of the rows' ``tasks`` when given.
 
         Fully observed columns share one Gram matrix (a symmetric rank-k update) and one
         ``X̃ᵀY`` product; other columns add their observed rows.
         """
+        if tasks is not None:
+            self._add_tasks(X, Q, C, cols, tasks)
         n = X.shape[0]
         fi = self.fit_intercept
         full_q = np.asarray(np.isfinite(Q).all(axis=0), dtype=bool)
@@ -341,6 +368,40 @@ class RidgeRouter(
             else:
                 Xt = design(X, fi) if Xt is None else Xt
                 self.cost_heads_.add_rows(k, Xt[obs_c], C[obs_c, j])
+
+    def _add_tasks(
+        self,
+        X: FloatArray,
+        Q: FloatArray,
+        C: FloatArray,
+        cols: Sequence[int],
+        tasks: Sequence[str | None],
+    ) -> None:
+        levels = self.task_levels_
+        rows = levels.indices(tasks, add=True)
+        if not (rows >= 0).any():
+            return
+        Xt = design(X, self.fit_intercept)
+        Xc = self._cost_design(Xt)
+        for j, k in enumerate(cols):
+            obs = np.isfinite(Q[:, j])
+            levels.add("q", k, rows[obs], Xt[obs], Q[obs, j])
+            obs = np.isfinite(C[:, j])
+            levels.add("c", k, rows[obs], Xc[obs], C[obs, j])
+
+    @property
+    def tasks_(self) -> list[str]:
+        """The task keys learned so far, in order of first appearance (``[]`` before any)."""
+        levels = getattr(self, "task_levels_", None)
+        return [] if levels is None else list(levels.names)
+
+    def _task_rows(self, tasks: Sequence[str | None] | None, n: int) -> NDArray[np.intp] | None:
+        """Each row's task level (-1: no task or a task never learned), or ``None``."""
+        checked = check_tasks(tasks, n, type(self).__name__)
+        if checked is None or not self.task_levels_.n_tasks:
+            return None
+        rows = self.task_levels_.indices(checked, add=False)
+        return rows if (rows >= 0).any() else None
 
     # ------------------------------------------------------------------ latency
     @property
@@ -414,6 +475,7 @@ class RidgeRouter(
         *,
         models: Sequence[str],
         latency: ArrayLike | None = None,
+        tasks: Sequence[str | None] | None = None,
     ) -> Self:
         """Fit every head from scratch on a full-information table (NaN cells skipped).
 
@@ -425,14 +487,17 @@ class RidgeRouter(
             latency: ``(n_samples, n_models)`` seconds per call (NaN = not observed), or
                 ``None``; with it the router learns each model's mean latency and scores a
                 preference's latency weight.
+            tasks: each prompt's task key (``None`` for none), or ``None``: the task levels
+                (see ``task_strength``).
         """
         self._validate_params()
         Xc, names, Q, C, L = check_table(
             X, quality, cost, models, type(self).__name__, latency=latency
         )
+        rows_tasks = check_tasks(tasks, Xc.shape[0], type(self).__name__)
         self._setup(names, Xc.shape[1], None, None)
         self._set_cost_scale(C)
-        self._add(Xc, Q, C, range(len(names)))
+        self._add(Xc, Q, C, range(len(names)), rows_tasks)
         if L is not None:
             self._setup_latency(None, L)
             self._add_latency(L, range(len(names)))
@@ -454,6 +519,7 @@ class RidgeRouter(
         *,
         models: Sequence[str],
         latency: ArrayLike | None = None,
+        tasks: Sequence[str | None] | None = None,
     ) -> Self:
         """Add a batch to the statistics (no refit); unknown model names become new models.
 
@@ -473,6 +539,7 @@ class RidgeRouter(
         Q, C, L = check_outcome_arrays(
             quality, cost, latency, (Xc.shape[0], len(names)), type(self).__name__
         )
+        rows_tasks = check_tasks(tasks, Xc.shape[0], type(self).__name__)
         if first:
             self._setup(names, Xc.shape[1], None, None)
             self._set_cost_scale(C)
@@ -483,7 +550,7 @@ class RidgeRouter(
             if name not in self.models_:
                 self._append_model(name, None, None)
             cols.append(self.models_.index(name))
-        self._add(Xc, Q, C, cols)
+        self._add(Xc, Q, C, cols, rows_tasks)
         if L is not None:
             self._add_latency(L, cols)
         if self.alpha == "gcv":
@@ -501,20 +568,23 @@ class RidgeRouter(
         propensity: float = 1.0,
         preference: PreferenceLike | None = None,
         latency: float | None = None,
+        task: str | None = None,
     ) -> Self:
         """Learn one rated outcome (``O(p²)`` with ``solver="sherman_morrison"``).
 
         The propensity and preference are checked but not needed: each head regresses its own
         model's outcomes (the direct method), which a preference does not change. ``latency``
-        (seconds) updates the model's mean latency when the router has latency heads.
+        (seconds) updates the model's mean latency when the router has latency heads. ``task``
+        (a task key) also updates the model's level in that task (see ``task_strength``).
         """
         xr = self._check_X(x, allow_1d=True)
         if xr.shape[0] != 1:
             raise DataError("update() takes the embedding of one prompt.")
         k = model_index(self.models_, model)
         q, c, lat = check_update(quality, cost, propensity, type(self).__name__, latency=latency)
+        t = check_task(task, type(self).__name__)
         Q, C = np.array([[q]]), np.array([[np.nan if c is None else c]])
-        self._add(xr, Q, C, [k])
+        self._add(xr, Q, C, [k], None if t is None else [t])
         if lat is not None:
             self._add_latency(np.array([[lat]]), [k])
         if getattr(self, "tau_online_", False) and np.isfinite(C[0, 0]):
@@ -534,12 +604,13 @@ class RidgeRouter(
         models: Sequence[str],
         preferences: ArrayLike | None = None,
         latency: ArrayLike | None = None,
+        tasks: Sequence[str | None] | None = None,
     ) -> Self:
         """Fit from a bandit log: each prompt's outcome trains only the chosen model's heads.
 
         Propensities and logged preferences are validated; the per-model regressions (the
         direct method) do not weight by them. ``latency``: the logged seconds per call (NaN
-        where unknown).
+        where unknown). ``tasks``: each prompt's task key (``None`` for none).
         """
         Xc, log = check_bandit_arrays(
             X, chosen, quality, cost, propensity, models, type(self).__name__,
@@ -554,7 +625,7 @@ class RidgeRouter(
         if log.latency is not None:
             L = np.full((n, log.n_models), np.nan)
             L[rows, arms] = log.latency
-        return self.fit(Xc, Q, C, models=list(log.models), latency=L)
+        return self.fit(Xc, Q, C, models=list(log.models), latency=L, tasks=tasks)
 
     @_synchronized
     def fit_statistics(
@@ -641,6 +712,7 @@ class RidgeRouter(
         self.cost_heads_.append(0.0 if prior_cost is None else prior_cost, start, s)
         if self.latency_heads_ is not None:  # a new model starts at the mean latency prior
             self.latency_heads_.append(float(self.latency_heads_.prior.mean()), start, s)
+        self.task_levels_.append_model()
         self.models_.append(name)
         return len(self.models_) - 1
 
@@ -692,21 +764,33 @@ class RidgeRouter(
         self.cost_heads_.delete(k)
         if self.latency_heads_ is not None:
             self.latency_heads_.delete(k)
+        self.task_levels_.delete_model(k)
         del self.models_[k]
         return self
 
     # ------------------------------------------------------------------ prediction
-    def _predict(self, X: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def _predict(
+        self, X: FloatArray, task_rows: NDArray[np.intp] | None = None
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         Xt = design(X, self.fit_intercept)
-        q_raw = Xt @ self.quality_heads_.weights()
+        Wq = self.quality_heads_.weights()
+        q_raw = Xt @ Wq
         Wc = self.cost_heads_.weights()
         c = Xt @ Wc if self.predict_cost else np.repeat(Wc, X.shape[0], axis=0)
+        if task_rows is not None:  # each row's task level on top of the member level
+            s = float(self.task_strength)
+            q_raw = q_raw + self.task_levels_.row_offsets("q", Wq, s, task_rows)
+            c = c + self.task_levels_.row_offsets("c", Wc, s, task_rows)
         return q_raw, np.maximum(c, 0.0), Xt
 
     @_synchronized
-    def predict_outcomes(self, X: ArrayLike) -> tuple[FloatArray, FloatArray]:
-        """Predicted quality (clipped to [0, 1]) and cost (>= 0), each ``(n_samples, n_models)``."""
-        q_raw, c, _ = self._predict(self._check_X(X, allow_1d=True))
+    def predict_outcomes(
+        self, X: ArrayLike, *, tasks: Sequence[str | None] | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """Predicted quality (clipped to [0, 1]) and cost (>= 0), each ``(n_samples, n_models)``;
+        with ``tasks`` (one key or ``None`` per row) each row's task level is added."""
+        Xc = self._check_X(X, allow_1d=True)
+        q_raw, c, _ = self._predict(Xc, self._task_rows(tasks, Xc.shape[0]))
         return np.clip(q_raw, 0.0, 1.0), c
 
     @_synchronized
@@ -737,8 +821,9 @@ class RidgeRouter(
         explore: bool,
         mask: NDArray[np.bool_],
         cost: FloatArray | None,
+        tasks: Sequence[str | None] | None = None,
     ) -> RouteScores:
-        q_raw, c_hat, Xt = self._predict(X)
+        q_raw, c_hat, Xt = self._predict(X, self._task_rows(tasks, X.shape[0]))
         c = c_hat if cost is None else cost
         q = np.clip(q_raw, 0.0, 1.0)
         lat = self._predict_latency(X.shape[0])
@@ -786,6 +871,9 @@ class RidgeRouter(
         if self.latency_heads_ is not None:
             arrays.update(self.latency_heads_.state("l_"))
             meta["latency_scale"] = self.latency_scale_
+        if self.task_levels_.n_tasks:
+            meta["tasks"] = list(self.task_levels_.names)
+            arrays.update(self.task_levels_.state("t_"))
         return meta, arrays
 
     @_synchronized
@@ -802,3 +890,5 @@ class RidgeRouter(
             assert self.latency_heads_ is not None
             self.latency_heads_.load("l_", dict(arrays))
             self.latency_scale_ = float(meta["latency_scale"])
+        if meta.get("tasks"):
+            self.task_levels_.load(list(meta["tasks"]), "t_", arrays)

@@ -47,6 +47,7 @@ EXPECTED_ALL = sorted(
         "KNNRouter",
         "LearnsLatency",
         "LearnsOnline",
+        "LearnsTasks",
         "LinUCBRouter",
         "LinearThompsonRouter",
         "MLPRouter",
