@@ -33,9 +33,13 @@ import numpy as np
 MODELS = ("m-large", "m-mid", "m-small", "m-tiny")
 
 
-def generate(url: str, n: int, dim: int, seed: int) -> float:
-    """Insert ``n`` rated decisions with float16 embeddings; returns seconds taken."""
-    from sqlalchemy import insert
+def generate(url: str, n: int, dim: int, seed: int, embeddings: str | None = "float16") -> float:
+    """Write ``n`` rated decisions (embeddings as ``embeddings`` bytes, or none) with ``COPY``.
+
+    Drops and recreates the store's tables first. Rows go in blocks of 20,000 through one
+    ``COPY ... FROM STDIN`` per table and block; progress (rate, ETA) on stderr. Returns seconds.
+    """
+    from tqdm import tqdm
 
     from shared import FeedbackStore
     from shared.feedback._schema import DECISIONS, METADATA, RATINGS
@@ -47,51 +51,78 @@ def generate(url: str, n: int, dim: int, seed: int) -> float:
     store = FeedbackStore(url)
     rng = np.random.default_rng(seed)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    batch = 5000
-    for lo in range(0, n, batch):
-        k = min(batch, n - lo)
-        X = rng.normal(size=(k, dim)).astype(np.float32)
-        X /= np.linalg.norm(X, axis=1, keepdims=True)
-        chosen = rng.integers(len(MODELS), size=k)
-        quality = np.clip(0.5 + X[:, 0] * (chosen - 1.5) + 0.1 * rng.normal(size=k), 0, 1)
-        cost = 0.001 * (4 - chosen) * rng.uniform(0.5, 1.5, size=k)
-        ids = [uuid.uuid4().hex for _ in range(k)]
-        rows: list[dict[str, Any]] = []
-        for i in range(k):
-            m = MODELS[int(chosen[i])]
-            rows.append(
-                {
-                    "decision_id": ids[i],
-                    "run_id": None,
-                    "created_at": t0 + timedelta(seconds=lo + i),
-                    "router": "RidgeRouter",
-                    "chosen_model": m,
-                    "model": m,
-                    "models": list(MODELS),
-                    "propensity": 1.0,
-                    "preference": {"quality": 1.0, "cost": 0.0, "latency": 0.0},
-                    "prompt": f"synthetic prompt {lo + i}",
-                    "scores": dict.fromkeys(MODELS, 0.0),
-                    "fallbacks": [],
-                    "cost_usd": float(cost[i]) if i % 10 else None,
-                    "metadata": {},
-                    "embedding": X[i].astype("<f2").tobytes(),
-                    "embedding_encoder": f"hashing:{dim}",
-                    "embedding_fingerprint": _fingerprint(dim),
-                    "embedding_dim": dim,
-                    "embedding_dtype": "float16",
-                }
-            )
-        ratings = [
-            {"decision_id": ids[i], "source": "user", "score": float(quality[i]), "rated_at": t0}
-            for i in range(k)
-        ]
-        with store._engine.begin() as conn:
-            conn.execute(insert(DECISIONS), rows)
-            conn.execute(insert(RATINGS), ratings)
-        print(f"generated {lo + k}/{n}", file=sys.stderr, flush=True)
+    models_json = json.dumps(list(MODELS))
+    pref_json = json.dumps({"quality": 1.0, "cost": 0.0, "latency": 0.0})
+    scores_json = json.dumps(dict.fromkeys(MODELS, 0.0))
+    fp = _fingerprint(dim)
+    dec_cols = (
+        "decision_id, created_at, router, chosen_model, model, models, propensity, preference, "
+        "prompt, scores, fallbacks, cost_usd, metadata, embedding, embedding_encoder, "
+        "embedding_fingerprint, embedding_dim, embedding_dtype"
+    )
+    batch = 20_000
+    raw = store._engine.raw_connection()
+    try:
+        with (
+            tqdm(total=n, desc="generate", unit="rows", file=sys.stderr, mininterval=2.0) as bar,
+            raw.cursor() as cur,
+        ):
+            for lo in range(0, n, batch):
+                k = min(batch, n - lo)
+                X = rng.normal(size=(k, dim)).astype(np.float32)
+                X /= np.linalg.norm(X, axis=1, keepdims=True)
+                chosen = rng.integers(len(MODELS), size=k)
+                quality = np.clip(0.5 + X[:, 0] * (chosen - 1.5) + 0.1 * rng.normal(size=k), 0, 1)
+                cost = 0.001 * (4 - chosen) * rng.uniform(0.5, 1.5, size=k)
+                ids = [uuid.UUID(bytes=rng.bytes(16)).hex for _ in range(k)]
+                vectors = X.astype("<f2" if embeddings == "float16" else "<f4")
+                with cur.copy(f"COPY {DECISIONS.name} ({dec_cols}) FROM STDIN") as copy:
+                    for i in range(k):
+                        m = MODELS[int(chosen[i])]
+                        stored = embeddings is not None
+                        copy.write_row(
+                            (
+                                ids[i], t0 + timedelta(seconds=lo + i), "RidgeRouter", m, m,
+                                models_json, 1.0, pref_json, f"synthetic prompt {lo + i}",
+                                scores_json, "[]", float(cost[i]) if i % 10 else None, "{}",
+                                vectors[i].tobytes() if stored else None,
+                                f"hashing:{dim}" if stored else None,
+                                fp if stored else None,
+                                dim if stored else None,
+                                embeddings,
+                            )
+                        )  # fmt: skip
+                with cur.copy(
+                    f"COPY {RATINGS.name} (decision_id, source, score, rated_at) FROM STDIN"
+                ) as copy:
+                    for i in range(k):
+                        copy.write_row((ids[i], "user", float(quality[i]), t0))
+                raw.commit()
+                bar.update(k)
+        raw.driver_connection.autocommit = True  # VACUUM runs outside a transaction
+        with raw.cursor() as cur:
+            cur.execute(f"VACUUM ANALYZE {DECISIONS.name}")
+            cur.execute(f"VACUUM ANALYZE {RATINGS.name}")
+    finally:
+        raw.close()
     store.close()
     return time.perf_counter() - start
+
+
+def storage(url: str) -> dict[str, int]:
+    """``pg_total_relation_size`` (table, TOAST, indexes) of both store tables, in bytes."""
+    from sqlalchemy import text
+
+    from shared import FeedbackStore
+    from shared.feedback._schema import DECISIONS, RATINGS
+
+    with FeedbackStore(url) as store, store._engine.connect() as conn:
+        return {
+            t.name: int(
+                conn.execute(text(f"SELECT pg_total_relation_size('{t.name}')")).scalar_one()
+            )
+            for t in (DECISIONS, RATINGS)
+        }
 
 
 def _fingerprint(dim: int) -> str:
@@ -166,15 +197,32 @@ def main() -> None:
     parser.add_argument("--engines", default="stream,memory,dask")
     parser.add_argument("--skip-generate", action="store_true")
     parser.add_argument("--encode-sample", type=int, default=0)
+    parser.add_argument(
+        "--embeddings",
+        choices=("float16", "float32", "off"),
+        default="float16",
+        help="stored embedding bytes of the generated rows (off: none, every row is encoded)",
+    )
+    parser.add_argument(
+        "--storage-only",
+        action="store_true",
+        help="generate (unless --skip-generate), print the tables' sizes, run no engine",
+    )
     parser.add_argument("--engine", help=argparse.SUPPRESS)  # subprocess mode
     args = parser.parse_args()
     if args.engine:
         print(json.dumps(run_engine(args.url, args.engine, args.dim)))
         return
+    stored = None if args.embeddings == "off" else args.embeddings
     if not args.skip_generate:
-        print(
-            f"generate {args.n} decisions: {generate(args.url, args.n, args.dim, args.seed):.1f} s"
-        )
+        seconds = generate(args.url, args.n, args.dim, args.seed, stored)
+        print(f"generate {args.n} decisions ({args.embeddings} embeddings): {seconds:.1f} s "
+              f"({args.n / seconds:.0f} rows/s)")  # fmt: skip
+    sizes = storage(args.url)
+    print("storage: " + ", ".join(f"{t} {b / 1e6:.1f} MB" for t, b in sizes.items())
+          + f", total {sum(sizes.values()) / 1e6:.1f} MB for {args.n} decisions")  # fmt: skip
+    if args.storage_only:
+        return
     results = []
     for engine in args.engines.split(","):
         out = subprocess.run(

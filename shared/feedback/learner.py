@@ -104,6 +104,9 @@ class OnlineLearner:
         self.n_learned_ = 0
         self._watermark = 0  # every rating id <= it was applied or given up
         self._above: set[int] = set()  # applied rating ids above the watermark
+        # decisions learned at a rating id above the watermark: a lower rating id of the same
+        # decision may still commit (a concurrent transaction) and become its first row
+        self._learned: dict[str, int] = {}
         self._gaps: dict[int, float] = {}  # missing ids above the watermark: first noticed
         self._sync_lock = threading.Lock()
         self._stop: threading.Event | None = None
@@ -173,10 +176,11 @@ class OnlineLearner:
     def sync(self, *, limit: int = 1000) -> int:
         """Apply the decisions rated in the store since the watermark; returns how many.
 
-        Each decision is learned once, at its first rating row (a later rating of the same
-        decision, from another source or a changed value, is not learned again online; the batch
-        retrain uses the latest). Rating ids that a concurrent transaction has not committed yet
-        are waited for, up to :attr:`GAP_TIMEOUT` seconds.
+        Each decision is learned once, at the first of its rating rows this learner sees (a
+        later rating of the same decision, from another source or a changed value, is not
+        learned again online; the batch retrain uses the latest). Rating ids that a concurrent
+        transaction has not committed yet are waited for, up to :attr:`GAP_TIMEOUT` seconds; when
+        such a lower id commits later for a decision already learned, it is not learned again.
 
         Raises:
             FeedbackError: no store.
@@ -187,17 +191,24 @@ class OnlineLearner:
             raise FeedbackError("OnlineLearner.sync needs a store: OnlineLearner(..., store=...).")
         learned = 0
         with self._sync_lock:
+            cursor = self._watermark
             while True:
-                batch = self.store.first_ratings_after(self._watermark, limit=limit)
-                upto = batch[-1][0] if len(batch) == limit else None
-                present = self.store.rating_ids_after(self._watermark, upto=upto)
-                for rid, rec in batch:
-                    if rid not in self._above and rec.score is not None and rec.prompt is not None:
-                        self.learn(rec)
-                        learned += 1
-                self._advance(present, time.monotonic())
-                if upto is None:
+                page = self.store.ratings_after(cursor, limit=limit)
+                for rid, rec in page:
+                    if (
+                        rec is None
+                        or rec.decision_id in self._learned
+                        or rec.score is None
+                        or rec.prompt is None
+                    ):
+                        continue
+                    self.learn(rec)
+                    self._learned[rec.decision_id] = rid
+                    learned += 1
+                self._advance([rid for rid, _ in page], time.monotonic())
+                if len(page) < limit:
                     return learned
+                cursor = page[-1][0]  # the next page, even while the watermark waits on a gap
 
     def _advance(self, present: list[int], now: float) -> None:
         """Mark ``present`` ids applied; move the watermark over applied ids and over gaps
@@ -214,8 +225,10 @@ class OnlineLearner:
             elif nxt in self._gaps and now - self._gaps[nxt] >= self.GAP_TIMEOUT:
                 del self._gaps[nxt]
             else:
-                return
+                break
             self._watermark = nxt
+        # a decision's rows at or below the watermark keep it out of later pages
+        self._learned = {d: r for d, r in self._learned.items() if r > self._watermark}
 
     def start_sync(self, interval: float = 2.0) -> threading.Thread:
         """Call :meth:`sync` every ``interval`` seconds in a daemon thread (errors are logged)."""

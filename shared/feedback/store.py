@@ -358,44 +358,42 @@ class FeedbackStore:
         )
         return self._fetch(query, limit)
 
-    def first_ratings_after(
+    def ratings_after(
         self, after: int, *, limit: int = 1000
-    ) -> list[tuple[int, DecisionRecord]]:
-        """Decisions whose *first* rating row has an id above ``after``, in rating-id order:
-        ``(rating row id, record)`` pairs, at most ``limit`` (what replicas sync from)."""
+    ) -> list[tuple[int, DecisionRecord | None]]:
+        """The rating rows with an id above ``after``, at most ``limit``, in id order, as
+        ``(rating row id, record)`` pairs: the decision's record for its *first* rating row (no
+        row of the same decision has a lower id), ``None`` for the others (what replicas sync
+        from).
+
+        The ids and the first-row flags come from one statement, so a rating committed
+        meanwhile is in both or in neither.
+        """
         earlier = RATINGS.alias("earlier")
+        first = ~exists().where(
+            earlier.c.decision_id == RATINGS.c.decision_id, earlier.c.id < RATINGS.c.id
+        )
         query = (
-            select(RATINGS.c.id, RATINGS.c.decision_id)
+            select(RATINGS.c.id, RATINGS.c.decision_id, first.label("first"))
             .where(RATINGS.c.id > after)
-            .where(
-                ~exists().where(
-                    earlier.c.decision_id == RATINGS.c.decision_id, earlier.c.id < RATINGS.c.id
-                )
-            )
             .order_by(RATINGS.c.id)
             .limit(limit)
         )
 
-        def work(conn: Connection) -> list[tuple[int, DecisionRecord]]:
-            pairs = [(int(r.id), str(r.decision_id)) for r in conn.execute(query)]
-            if not pairs:
-                return []
-            rows = conn.execute(
-                select(DECISIONS).where(DECISIONS.c.decision_id.in_([d for _, d in pairs]))
-            ).fetchall()
-            by_id = {rec.decision_id: rec for rec in self._records(conn, rows)}
-            return [(rid, by_id[d]) for rid, d in pairs if d in by_id]
+        def work(conn: Connection) -> list[tuple[int, DecisionRecord | None]]:
+            rows = [(int(r.id), str(r.decision_id), bool(r.first)) for r in conn.execute(query)]
+            wanted = list({d for _, d, is_first in rows if is_first})
+            by_id: dict[str, DecisionRecord] = {}
+            for start in range(0, len(wanted), _CHUNK):
+                found = conn.execute(
+                    select(DECISIONS).where(
+                        DECISIONS.c.decision_id.in_(wanted[start : start + _CHUNK])
+                    )
+                ).fetchall()
+                by_id.update((rec.decision_id, rec) for rec in self._records(conn, found))
+            return [(rid, by_id.get(d) if is_first else None) for rid, d, is_first in rows]
 
         return self._run(work, readonly=True)
-
-    def rating_ids_after(self, after: int, *, upto: int | None = None) -> list[int]:
-        """Ids of the rating rows with ``after < id <= upto`` (all above ``after`` by default)."""
-        query = select(RATINGS.c.id).where(RATINGS.c.id > after)
-        if upto is not None:
-            query = query.where(RATINGS.c.id <= upto)
-        return self._run(
-            lambda conn: [int(i) for i in conn.execute(query).scalars()], readonly=True
-        )
 
     def stats(self) -> dict[str, int]:
         """Counts: ``decisions``, ``rated`` (decisions with a rating) and ``ratings`` (rows)."""

@@ -1,8 +1,9 @@
 """Retraining from the feedback store in bounded memory: chunked reads, stored embeddings.
 
-A :class:`LogReader` reads the rated decisions of a store in chunks by keyset pagination on the
-row id (``WHERE id > :last ORDER BY id LIMIT n``: one short read transaction per chunk, no
-``OFFSET``, the same on SQLite and PostgreSQL), with each row's latest rating. A row's stored
+A :class:`LogReader` reads the rated decisions of a store in pages of row-id windows
+(``WHERE id > :lo AND id <= :lo + n``: a primary-key range scan and one short read transaction
+per page, no ``OFFSET``, the same on SQLite and PostgreSQL), with each row's latest rating,
+decoded column by column (one ``np.frombuffer`` over a page's embedding bytes). A row's stored
 embedding is used when it comes from the training encoder; rows without one are encoded from
 their prompt; rows with an embedding of *another* encoder stop the retrain with
 :class:`~shared.EncoderMismatchError` (vectors of two encoders are never mixed) unless
@@ -35,11 +36,13 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,14 +50,18 @@ from numpy.typing import NDArray
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    DateTime,
     Row,
     Select,
+    Text,
     and_,
     case,
+    cast,
     exists,
     func,
     literal,
     select,
+    type_coerce,
 )
 
 from ..embedding import encoder_fingerprint
@@ -157,7 +164,15 @@ class TrainingPlan:
 
 @dataclass
 class LogChunk:
-    """Rows of one chunk: outcomes, and a stored embedding or the prompt to encode per row."""
+    """Rows of one chunk, column by column: outcomes, stored embeddings, prompts to encode.
+
+    Attributes:
+        X: the rows' embeddings, decoded from the stored bytes (float64); the rows listed in
+            ``missing`` are zeros until :func:`embed_chunk` encodes them.
+        missing: positions of the rows without a stored embedding of the training encoder.
+        prompts: each row's prompt where it is to be encoded (``None`` where a stored
+            embedding is used).
+    """
 
     ids: NDArray[np.int64]
     decision_ids: list[str]
@@ -167,7 +182,8 @@ class LogChunk:
     propensity: NDArray[np.float64]
     preferences: NDArray[np.float64]
     prompts: list[str | None]
-    vectors: list[tuple[bytes, str] | None]
+    X: NDArray[np.float64]
+    missing: NDArray[np.intp]
     first_seen: dict[str, SeenKey]
 
     def __len__(self) -> int:
@@ -236,64 +252,95 @@ class LogReader:
         d = DECISIONS.c
 
         def work(conn: Connection) -> TrainingPlan:
-            groups = conn.execute(
-                select(
-                    d.model, func.count(), func.count(d.cost_usd), func.min(d.id), func.max(d.id)
-                )
+            has = d.embedding.is_not(None).label("has")
+            keys = (d.model, d.embedding_encoder, d.embedding_fingerprint, d.embedding_dim, has)
+            cells = conn.execute(  # one scan: counts per model and per stored encoder
+                select(*keys, func.count(), func.count(d.cost_usd), func.min(d.id), func.max(d.id))
                 .where(*self._usable)
-                .group_by(d.model)
+                .group_by(*keys)
             ).all()
-            stored_rows = conn.execute(
-                select(d.embedding_encoder, d.embedding_fingerprint, d.embedding_dim, func.count())
-                .where(*self._usable, d.embedding.is_not(None))
-                .group_by(d.embedding_encoder, d.embedding_fingerprint, d.embedding_dim)
-            ).all()
-            stored = {(str(e), str(f), int(n)): int(c) for e, f, n, c in stored_rows}
-            named = d.metadata["encoder"].as_string()
-            recorded_rows = conn.execute(
-                select(named, func.count())
-                .where(*self._usable, d.embedding.is_(None))
-                .group_by(named)
-            ).all()
-            recorded = {str(e or ""): int(c) for e, c in recorded_rows}
+            stored: dict[tuple[str, str, int], int] = {}
+            groups: dict[str, list[int]] = {}
+            for model, enc, fp, dim, with_vector, n, known, lo, hi in cells:
+                if with_vector:
+                    key = (str(enc), str(fp), int(dim))
+                    stored[key] = stored.get(key, 0) + int(n)
+                g = groups.setdefault(str(model), [0, 0, int(lo), int(hi)])
+                g[0], g[1] = g[0] + int(n), g[1] + int(known)
+                g[2], g[3] = min(g[2], int(lo)), max(g[3], int(hi))
+            recorded: dict[str, int] = {}
+            if any(not c[4] for c in cells):
+                named = d.metadata["encoder"].as_string()
+                recorded_rows = conn.execute(
+                    select(named, func.count())
+                    .where(*self._usable, d.embedding.is_(None))
+                    .group_by(named)
+                ).all()
+                recorded = {str(e or ""): int(c) for e, c in recorded_rows}
             self._check(TrainingPlan(0, 0, 0, {}, 1.0, stored, recorded))
-            rows = sum(int(g[1]) for g in groups)
+            rows = sum(g[0] for g in groups.values())
             if rows == 0:
                 return TrainingPlan(0, 0, 0, {}, 1.0, stored, recorded)
-            known_all = sum(int(g[2]) for g in groups)
-            not_null = d.cost_usd.is_not(None)
-            overall = self._median(conn, [not_null], known_all) if known_all else 0.0
-            fill: dict[str, float] = {}
-            for model, n, known, _, _ in groups:
-                if known == n:
-                    continue
-                where = [not_null, d.model == model]
-                fill[str(model)] = self._median(conn, where, int(known)) if known else overall
+            fill = self._fill_costs(conn, groups)
             filled: ColumnElement[Any] = d.cost_usd
             if fill:
                 whens = [
                     (and_(d.cost_usd.is_(None), d.model == m), literal(v)) for m, v in fill.items()
                 ]
                 filled = case(*whens, else_=d.cost_usd)
-            positive = [filled > 0]
-            count = conn.execute(select(func.count()).where(*self._usable, *positive)).scalar_one()
-            scale = self._quantile(conn, filled, positive, int(count), 0.95)
             return TrainingPlan(
                 rows=rows,
-                first_id=min(int(g[3]) for g in groups),
-                last_id=max(int(g[4]) for g in groups),
+                first_id=min(g[2] for g in groups.values()),
+                last_id=max(g[3] for g in groups.values()),
                 fill_costs=fill,
-                cost_scale=scale,
+                cost_scale=self._quantile(conn, filled, [filled > 0], 0.95),
                 stored=stored,
                 recorded=recorded,
             )
 
         return self.store._run(work, readonly=True)
 
+    def _fill_costs(self, conn: Connection, groups: dict[str, list[int]]) -> dict[str, float]:
+        """The median known cost of each model with unknown costs (else of all models, else 0).
+
+        PostgreSQL computes every median in one scan (``percentile_cont(0.5)`` per model and
+        overall); SQLite reads the middle order statistics per model.
+        """
+        d = DECISIONS.c
+        unknown = [m for m, (n, known, _, _) in groups.items() if known < n]
+        if not unknown:
+            return {}
+        not_null = d.cost_usd.is_not(None)
+        known_all = sum(g[1] for g in groups.values())
+        if self.store._db.dialect == "postgresql":
+            median = func.percentile_cont(0.5).within_group(d.cost_usd)
+            found = conn.execute(
+                select(d.model, median)
+                .where(*self._usable, not_null)
+                .group_by(func.rollup(d.model))
+            ).all()
+            medians = {(None if m is None else str(m)): float(v) for m, v in found}
+            overall = medians.get(None, 0.0)
+            return {m: medians.get(m, overall) for m in unknown}
+        overall = self._median(conn, [not_null], known_all) if known_all else 0.0
+        return {
+            m: self._median(conn, [not_null, d.model == m], groups[m][1])
+            if groups[m][1]
+            else overall
+            for m in unknown
+        }
+
     def _quantile(
-        self, conn: Connection, expr: ColumnElement[Any], where: list[Any], n: int, q: float
+        self, conn: Connection, expr: ColumnElement[Any], where: list[Any], q: float
     ) -> float:
-        """``calibrate_scale``: numpy's linear quantile of the ``n`` positive values."""
+        """``calibrate_scale``: the linear ``q`` quantile of the positive values of ``expr``
+        (numpy's; ``percentile_cont`` on PostgreSQL, the same interpolation), 1.0 if none."""
+        if self.store._db.dialect == "postgresql":
+            found = conn.execute(
+                select(func.percentile_cont(q).within_group(expr)).where(*self._usable, *where)
+            ).scalar_one()
+            return 1.0 if found is None else float(found)
+        n = conn.execute(select(func.count()).where(*self._usable, *where)).scalar_one()
         if n == 0:
             return 1.0
         virtual = n * q - q  # numpy's virtual index for method="linear"
@@ -319,7 +366,13 @@ class LogReader:
 
     # ------------------------------------------------------------------ chunks
     def chunks(self, after: int = 0, upto: int | None = None) -> Iterator[LogChunk]:
-        """The usable rows with ``after < id <= upto``, in id order, ``chunk_size`` at a time."""
+        """The usable rows with ``after < id <= upto``, in id order, at most ``chunk_size`` rows
+        at a time.
+
+        Each read is one short transaction over an id window ``(lo, lo + chunk_size]`` (a range
+        scan of the primary key, whatever the database's statistics say), so a page costs the
+        same at the start and at the end of a log of millions of rows.
+        """
         d = DECISIONS.c
         latest = (
             select(RATINGS.c.score)
@@ -331,59 +384,109 @@ class LogReader:
         columns = [
             d.id,
             d.decision_id,
-            d.created_at,
+            # the raw timestamp (no per-row conversion): only each model's first one is kept
+            type_coerce(d.created_at, DateTime()).label("created_at"),
             d.model,
-            d.chosen_model,
-            d.models,
-            d.propensity,
-            d.preference,
+            cast(d.models, Text).label("models"),  # parsed once per distinct value
+            case((d.model != d.chosen_model, literal(1.0)), else_=d.propensity).label("propensity"),
+            cast(d.preference, Text).label("preference"),
             d.cost_usd,
             latest.label("score"),
             case((self._match, None), else_=d.prompt).label("prompt"),
             case((self._match, d.embedding), else_=None).label("embedding"),
-            d.embedding_dtype,
+            case((self._match, d.embedding_dtype), else_=None).label("dtype"),
         ]
-        last = after
-        while True:
-            query = select(*columns).where(*self._usable, d.id > last)
-            if upto is not None:
-                query = query.where(d.id <= upto)
-            query = query.order_by(d.id).limit(self.chunk_size)
+        if upto is None:
+            upto = self.store._run(
+                lambda conn: int(conn.execute(select(func.max(d.id))).scalar_one() or 0),
+                readonly=True,
+            )
+        dim = int(self.encoder.dimension)
+
+        def read(lo: int, hi: int) -> LogChunk | None:
+            query = select(*columns).where(*self._usable, d.id > lo, d.id <= hi).order_by(d.id)
             rows = self.store._run(functools.partial(_fetch_all, query), readonly=True)
-            if not rows:
-                return
-            last = int(rows[-1].id)
-            yield self._chunk(rows)
-            if len(rows) < self.chunk_size:
-                return
+            return self._chunk(rows, dim) if rows else None
+
+        # one window read ahead in a thread: the database (and the driver, which releases the
+        # GIL while it waits) works on the next page while the caller sums this one
+        windows = (
+            (lo, min(lo + self.chunk_size, upto)) for lo in range(after, upto, self.chunk_size)
+        )
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefroute-read") as pool:
+            first = next(windows, None)
+            pending = None if first is None else pool.submit(read, *first)
+            while pending is not None:
+                chunk = pending.result()
+                window = next(windows, None)
+                pending = None if window is None else pool.submit(read, *window)
+                if chunk is not None:
+                    yield chunk
 
     @staticmethod
-    def _chunk(rows: Sequence[Any]) -> LogChunk:
-        seen: dict[str, SeenKey] = {}
-        for row in rows:
-            for pos, name in enumerate((*row.models, row.model)):
-                seen.setdefault(name, (row.created_at, int(row.id), pos))
+    def _chunk(rows: Sequence[Any], dim: int) -> LogChunk:
         n = len(rows)
+        (ids, decision_ids, created, chosen, models, propensity, preference, cost, score,
+         prompts, blobs, dtypes) = (list(col) for col in zip(*rows, strict=True))  # fmt: skip
+        X = np.zeros((n, dim), dtype=np.float64)
+        missing = np.array([i for i, b in enumerate(blobs) if b is None], dtype=np.intp)
+        for dtype in {t for t in dtypes if t is not None}:
+            # stored little-endian; one frombuffer over the joined bytes of a dtype's rows
+            layout = np.dtype(str(dtype)).newbyteorder("<")
+            if dtypes.count(dtype) == n:
+                X[:] = np.frombuffer(b"".join(blobs), dtype=layout).reshape(n, dim)
+            else:
+                at = [i for i, t in enumerate(dtypes) if t == dtype]
+                data = b"".join(blobs[i] for i in at)
+                X[at] = np.frombuffer(data, dtype=layout).reshape(len(at), dim)
         return LogChunk(
-            ids=np.array([r.id for r in rows], dtype=np.int64),
-            decision_ids=[r.decision_id for r in rows],
-            chosen=[r.model for r in rows],
-            quality=np.array([r.score for r in rows], dtype=np.float64),
-            cost=np.array([np.nan if r.cost_usd is None else r.cost_usd for r in rows]),
-            propensity=np.array(
-                [1.0 if r.model != r.chosen_model else r.propensity for r in rows],
-                dtype=np.float64,
-            ),
-            preferences=np.array(
-                [[r.preference.get(k, 0.0) for k in _PREF_KEYS] for r in rows], dtype=np.float64
-            ).reshape(n, 3),
-            prompts=[r.prompt for r in rows],
-            vectors=[
-                None if r.embedding is None else (bytes(r.embedding), str(r.embedding_dtype))
-                for r in rows
-            ],
-            first_seen=seen,
+            ids=np.array(ids, dtype=np.int64),
+            decision_ids=decision_ids,
+            chosen=chosen,
+            quality=np.array(score, dtype=np.float64),
+            cost=np.array(cost, dtype=np.float64),  # None -> NaN
+            propensity=np.array(propensity, dtype=np.float64),
+            preferences=_parsed(preference, _preference_row).reshape(n, 3),
+            prompts=prompts,
+            X=X,
+            missing=missing,
+            first_seen=_first_seen(ids, created, models, chosen),
         )
+
+
+def _preference_row(text: str) -> list[float]:
+    values = json.loads(text)
+    return [float(values.get(k, 0.0)) for k in _PREF_KEYS]
+
+
+def _parsed(texts: list[str], parse: Callable[[str], list[float]]) -> NDArray[np.float64]:
+    """One row of ``parse(text)`` per text, each distinct text parsed once."""
+    index: dict[str, int] = {}
+    codes = np.fromiter(
+        (index.setdefault(t, len(index)) for t in texts), dtype=np.intp, count=len(texts)
+    )
+    table = np.array([parse(t) for t in index], dtype=np.float64)
+    return table[codes] if len(texts) else np.zeros((0, 3))
+
+
+def _first_seen(
+    ids: list[int], created: list[datetime], models: list[str], chosen: list[str]
+) -> dict[str, SeenKey]:
+    """Each model's first-seen key among the rows: the earliest ``(created_at, id)`` of each
+    distinct ``(models, answering model)`` pair, then the model's position in the record."""
+    earliest: dict[tuple[str, str], tuple[datetime, int]] = {}
+    for pair, first in zip(zip(models, chosen), zip(created, ids)):
+        old = earliest.get(pair)
+        if old is None or first < old:
+            earliest[pair] = first
+    seen: dict[str, SeenKey] = {}
+    for (names, model), (when, row_id) in earliest.items():
+        stamp = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+        for pos, name in enumerate((*json.loads(names), model)):
+            key = (stamp, int(row_id), pos)
+            if name not in seen or key < seen[name]:
+                seen[name] = key
+    return seen
 
 
 def _fetch_all(query: Select[Any], conn: Connection) -> Sequence[Row[Any]]:
@@ -391,22 +494,13 @@ def _fetch_all(query: Select[Any], conn: Connection) -> Sequence[Row[Any]]:
 
 
 def embed_chunk(chunk: LogChunk, encoder: PromptEncoder) -> tuple[NDArray[np.float64], int]:
-    """The chunk's embeddings (stored ones decoded, the others encoded); and how many were
-    encoded."""
-    n, dim = len(chunk), int(encoder.dimension)
-    X = np.empty((n, dim), dtype=np.float64)
-    todo = [i for i, v in enumerate(chunk.vectors) if v is None]
-    for dtype in ("float16", "float32"):
-        rows = [i for i, v in enumerate(chunk.vectors) if v is not None and v[1] == dtype]
-        if rows:
-            data = b"".join(chunk.vectors[i][0] for i in rows)  # type: ignore[index]
-            X[rows] = np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<")).reshape(
-                len(rows), dim
-            )
-    if todo:
-        texts = [str(chunk.prompts[i]) for i in todo]
-        X[todo] = np.asarray(encoder.encode(texts), dtype=np.float64)
-    return X, len(todo)
+    """The chunk's embeddings (the stored ones decoded, the others encoded now); and how many
+    were encoded."""
+    X = chunk.X
+    if len(chunk.missing):
+        texts = [str(chunk.prompts[i]) for i in chunk.missing]
+        X[chunk.missing] = np.asarray(encoder.encode(texts), dtype=np.float64)
+    return X, len(chunk.missing)
 
 
 def filled_costs(chunk: LogChunk, plan: TrainingPlan) -> NDArray[np.float64]:

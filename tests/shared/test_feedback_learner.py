@@ -303,3 +303,74 @@ def test_router_handle_with_learner_and_threads(tmp_path: Path, store: FeedbackS
     other = MeanRouter().initialize(MODELS, 16)
     handle.swap(other)
     assert handle.router is other
+
+
+def _commit_rating(store: FeedbackStore, rating_id: int, decision_id: str, source: str) -> None:
+    """A rating row with a given id, as a transaction that took that id commits it."""
+    from datetime import UTC, datetime
+
+    from shared.feedback._schema import RATINGS
+
+    row = {"id": rating_id, "decision_id": decision_id, "source": source, "score": 0.5}
+    store._run(lambda c: c.execute(RATINGS.insert().values(**row, rated_at=datetime.now(UTC))))
+
+
+def test_sync_learns_a_decision_once_when_its_ratings_commit_out_of_order(
+    store: FeedbackStore,
+) -> None:
+    """Two sources rate d0 concurrently and the later rating id commits first: sync learns d0
+    from it (the lower id is an uncommitted gap); when the lower id commits, d0's first rating
+    row has changed, and d0 is not learned a second time. Later ratings are still learned."""
+    learner = OnlineLearner(MeanRouter(), ENC, store=store, sync=True)
+    _commit_rating(store, 2, "d0", "judge")
+    assert learner.sync() == 1
+    _commit_rating(store, 1, "d0", "user")  # the slower transaction commits
+    assert learner.sync() == 0
+    _commit_rating(store, 3, "d1", "user")
+    assert learner.sync() == 1
+    assert learner.sync() == 0
+    assert learner.n_learned_ == 2
+    assert [c["model"] for c in learner.router.calls_] == ["big", "small"]  # type: ignore[attr-defined]
+
+
+def test_sync_pages_past_an_uncommitted_gap_without_spinning(store: FeedbackStore) -> None:
+    """Pages of ``limit`` ratings above a gap that is still waited for: each page is read once
+    (the next page starts after the last rating read, not at the stuck watermark)."""
+    learner = OnlineLearner(MeanRouter(), ENC, store=store, sync=True)
+    learner.GAP_TIMEOUT = 0.5  # an id that never commits within the test
+    for rid, i in zip((2, 3, 4, 5), range(4)):  # id 1 is the gap
+        _commit_rating(store, rid, f"d{i}", "user")
+    calls = []
+    read = store.ratings_after
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return read(*args, **kwargs)
+
+    store.ratings_after = counted  # type: ignore[method-assign]
+    assert learner.sync(limit=2) == 4
+    assert len(calls) <= 4
+    assert learner.n_learned_ == 4
+
+
+def test_sync_learns_a_rating_committed_while_it_reads(store: FeedbackStore) -> None:
+    """A rating that commits right after sync's read is neither learned nor marked applied by
+    that sync: the next sync learns it (the rows and their first-row flags come from one
+    statement)."""
+    learner = OnlineLearner(MeanRouter(), ENC, store=store, sync=True)
+    store.rate("d0", 0.5)
+    run = store._run
+    reads = []
+
+    def then_commit(work: Any, **kwargs: Any) -> Any:
+        out = run(work, **kwargs)
+        reads.append(kwargs)
+        if len(reads) == 1:
+            _commit_rating(store, 2, "d1", "user")  # another replica commits meanwhile
+        return out
+
+    store._run = then_commit  # type: ignore[method-assign]
+    assert learner.sync() == 1
+    store._run = run  # type: ignore[method-assign]
+    assert learner.sync() == 1
+    assert learner.n_learned_ == 2

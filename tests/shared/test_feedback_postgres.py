@@ -210,3 +210,55 @@ def test_two_replicas_learn_every_rating_exactly_once(url: str) -> None:
         np.testing.assert_allclose(router.coef_, reference.coef_, atol=1e-8)
     for s in stores:
         s.close()
+
+
+def test_ratings_committed_out_of_order_are_learned_once(url: str) -> None:
+    """Two sources rate one decision in concurrent transactions; the one holding the lower
+    rating id commits last. A syncing learner learns the decision when the first commit is
+    visible and not again when the lower id appears."""
+    from datetime import UTC, datetime
+
+    from shared import HashingEncoder, OnlineLearner, RidgeRouter
+    from shared.feedback._schema import RATINGS
+
+    with FeedbackStore(url) as store:
+        store.record_decision(_decision(0), prompt="a prompt rated twice at once")
+        store.record_decision(_decision(1), prompt="a prompt rated later")
+        learner = OnlineLearner(
+            RidgeRouter(alpha=1.0), HashingEncoder(n_features=8), store=store, sync=True
+        )
+        slow = store._engine.connect()
+        tx = slow.begin()
+        row = {"decision_id": "pg0", "source": "user", "score": 0.2}
+        low = slow.execute(
+            RATINGS.insert().values(**row, rated_at=datetime.now(UTC)).returning(RATINGS.c.id)
+        ).scalar_one()
+        high = store.rate("pg0", 0.2, source="judge").ratings  # commits first
+        assert set(high) == {"judge"}
+        assert learner.sync() == 1
+        tx.commit()
+        slow.close()
+        assert learner.sync() == 0
+        store.rate("pg1", 0.9)
+        assert learner.sync() == 1
+        ids = [rid for rid, _ in store.ratings_after(0)]
+    assert ids[0] == low
+    assert learner.n_learned_ == 2
+
+
+@pytest.mark.parametrize("chunk_size", [37, 10_000])
+def test_streaming_retrain_equals_the_in_memory_fit(url: str, chunk_size: int) -> None:
+    """PostgreSQL computes the cost medians and the cost unit itself (percentile_cont) and the
+    rows are read in id windows: the router equals fit_bandit on the exported log to 1e-8."""
+    from shared import HashingEncoder, RidgeRouter
+    from shared.feedback.training import fit_ridge_streaming
+
+    from .test_feedback_training import DIM, _assert_same, _fill, _in_memory
+
+    enc = HashingEncoder(n_features=DIM)
+    with FeedbackStore(url, embeddings="float32") as store:
+        _fill(store, 300, embed=enc)
+        result = fit_ridge_streaming(RidgeRouter(alpha="gcv"), store, enc, chunk_size=chunk_size)
+        reference = _in_memory(store, enc, "gcv")
+    assert result.rows == 240 and result.encoded == 120
+    _assert_same(result.router, reference)
