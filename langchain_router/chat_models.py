@@ -56,7 +56,15 @@ from shared import (
     estimate_tokens,
     messages_to_text,
 )
-from shared.serving import Attempts, Route, build_engine, warn_member_retries
+from shared.serving import (
+    TASK_CONFIG_KEY,
+    Attempts,
+    Route,
+    build_engine,
+    parse_task_key,
+    resolve_task,
+    warn_member_retries,
+)
 
 from ._members import (
     DECISION_KEY,
@@ -105,6 +113,16 @@ class RouterChatModel(BaseChatModel):
             ``default_preference``).
         sticky: keep a conversation or tool loop on the member of the previous turn.
         fallback: on a provider error before any output, try the next candidate.
+        task_key: where to read each call's task key from the run (off by default): one
+            source or a list tried in order, ``"run_name"`` (the model run's own name),
+            ``"tag:<prefix>"`` (the first run tag starting with ``<prefix>``, without it) or
+            ``"metadata:<key>"`` (e.g. ``"metadata:langgraph_node"``). See below.
+
+    Task key per call (first found wins; the engine learns a level per member and task, see
+    docs/concepts.md): ``invoke(..., task=...)`` or ``.bind(task=...)``;
+    ``config["configurable"]["router_task"]``; the ``task_key`` sources (only when set). It is
+    recorded in ``Decision.task`` (``response_metadata["routing"]["task"]``) and the feedback
+    store, so a rating teaches that task.
 
     Preference per call (first found wins): ``invoke(..., preference=...)`` or
     ``.bind(preference=...)``; ``config["configurable"]["router_preference"]`` (or
@@ -156,6 +174,9 @@ class RouterChatModel(BaseChatModel):
     """Keep a conversation or tool loop on the member that answered the previous turn."""
     fallback: bool = True
     """On a member's provider error before any output, try the next candidate of the ranking."""
+    task_key: str | list[str] | None = None
+    """Run fields read as the call's task key: ``"run_name"``, ``"tag:<prefix>"``,
+    ``"metadata:<key>"`` or a list of them; ``None`` (default): only explicit task keys."""
     streaming: bool = False
     """Use the streaming path for ``invoke`` too (as other chat models)."""
     model_name: str = "prefroute-router"
@@ -163,6 +184,7 @@ class RouterChatModel(BaseChatModel):
 
     _engine: RoutingEngine = PrivateAttr()
     _aliases: dict[str, str] = PrivateAttr(default_factory=dict)
+    _task_sources: tuple[str, ...] = PrivateAttr(default=())
 
     def __init__(self, **kwargs: Any) -> None:
         members = kwargs.get("models")
@@ -186,7 +208,9 @@ class RouterChatModel(BaseChatModel):
         if kwargs.get("default_preference") is not None:
             kwargs["default_preference"] = coerce_preference(kwargs["default_preference"])
         explore_given = "explore" in kwargs
+        task_sources = parse_task_key(kwargs.get("task_key"))
         super().__init__(**kwargs)
+        self._task_sources = task_sources
         self._engine = build_engine(
             list(self.models),
             engine=self.engine,
@@ -326,6 +350,7 @@ class RouterChatModel(BaseChatModel):
         kwargs: Mapping[str, Any],
         *,
         structured: bool = False,
+        task: str | None = None,
     ) -> Route:
         text = messages_to_text(messages)
         # the whole conversation counts against context windows, not just the encoded part
@@ -341,16 +366,42 @@ class RouterChatModel(BaseChatModel):
             key = self.member_key(str(requested))
             if key is None:
                 raise UnknownModelError(str(requested), list(self.models))
-            decision = self._engine.route(text, preference, allowed=[key], **needs)
+            decision = self._engine.route(text, preference, allowed=[key], task=task, **needs)
         else:
             previous = sticky_member(messages, self.member_key) if self.sticky else None
             if previous is None:
-                decision = self._engine.route(text, preference, **needs)
+                decision = self._engine.route(text, preference, task=task, **needs)
             else:  # pinned with propensity 1.0, other candidates as fallbacks (engine rule)
                 decision, sticky = self._engine.route_sticky(
-                    text, previous, preference, fallback=self.fallback, **needs
+                    text, previous, preference, fallback=self.fallback, task=task, **needs
                 )
         return Route(decision, sticky=sticky, engine=self._engine, prompt=text)
+
+    def call_task(self, explicit: Any, config: RunnableConfig | None) -> str | None:
+        """The task key of a call: ``explicit`` (the ``task=`` keyword), else
+        ``config["configurable"]["router_task"]``, else the first :attr:`task_key` source found
+        in the run's ``run_name``, ``tags`` or ``metadata``; ``None`` when there is none.
+
+        Raises:
+            InvalidParameterError: the value found is not a valid task key.
+
+        Examples:
+            >>> from langchain_router import RouterChatModel
+            >>> from langchain_router.testing import FakeToolChatModel
+            >>> router = RouterChatModel(models={"a": FakeToolChatModel(model_name="a")},
+            ...                          task_key="tag:task:")
+            >>> router.call_task(None, {"tags": ["seq:step:2", "task:summarize"]})
+            'summarize'
+        """
+        cfg = ensure_config(config)
+        return resolve_task(
+            self._task_sources,
+            explicit,
+            (cfg.get("configurable") or {}).get(TASK_CONFIG_KEY),
+            run_name=cfg.get("run_name"),
+            tags=cfg.get("tags") or (),
+            metadata=cfg.get("metadata") or {},
+        )
 
     def _route_call(
         self, input: LanguageModelInput, config: RunnableConfig | None, kwargs: dict[str, Any]
@@ -359,11 +410,12 @@ class RouterChatModel(BaseChatModel):
         preference = resolve_preference(
             kwargs.pop("preference", None), ensure_config(config), self.default_preference
         )
+        task = self.call_task(kwargs.pop("task", None), config)
         messages = self._convert_input(input).to_messages()
         structured = bool(
             kwargs.get("ls_structured_output_format") or kwargs.get("structured_output_format")
         )
-        route = self._decide(messages, preference, kwargs, structured=structured)
+        route = self._decide(messages, preference, kwargs, structured=structured, task=task)
         kwargs[DECISION_KEY] = route
         kwargs["model"] = route.decision.model
         return kwargs
@@ -372,9 +424,10 @@ class RouterChatModel(BaseChatModel):
         """The route passed by the entry points, or a new one (``generate()``)."""
         route = kwargs.pop(DECISION_KEY, None)
         preference = kwargs.pop("preference", None)
+        task = kwargs.pop("task", None)
         if not isinstance(route, Route):
             pref = resolve_preference(preference, ensure_config(), self.default_preference)
-            route = self._decide(messages, pref, kwargs)
+            route = self._decide(messages, pref, kwargs, task=self.call_task(task, None))
         kwargs.pop("model", None)
         return route
 

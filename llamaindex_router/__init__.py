@@ -14,13 +14,14 @@ from __future__ import annotations
 from ._preference import PRESETS, coerce_preference
 from .events import DECISION_ID_TAG, MODEL_TAG, RoutingDecisionEvent, RoutingFallbackEvent
 from .handler import FeedbackEventHandler
-from .llms import PREFERENCE_TAG, RouterLLM
+from .llms import PREFERENCE_TAG, TASK_TAG, RouterLLM
 
 __all__ = [
     "DECISION_ID_TAG",
     "MODEL_TAG",
     "PREFERENCE_TAG",
     "PRESETS",
+    "TASK_TAG",
     "FeedbackEventHandler",
     "RouterLLM",
     "RoutingDecisionEvent",

@@ -79,6 +79,7 @@ class ToolRoutingMixin:
             preference: PreferenceInput | None,
             *,
             needs_tools: bool = False,
+            task: str | None = None,
         ) -> Attempts: ...
 
         async def _aattempt(
@@ -87,6 +88,7 @@ class ToolRoutingMixin:
             preference: PreferenceInput | None,
             *,
             needs_tools: bool = False,
+            task: str | None = None,
         ) -> Attempts: ...
 
         def _stamper(self, attempt: Attempts) -> Callable[[Any], Any]: ...
@@ -135,8 +137,10 @@ class ToolRoutingMixin:
         **kwargs: Any,
     ) -> ChatResponse:
         """Route to a tool-capable member and let it run the whole tool call."""
-        preference = kwargs.pop("preference", None)
-        attempt = self._attempt(join_messages(chat_history, user_msg), preference, needs_tools=True)
+        preference, task = kwargs.pop("preference", None), kwargs.pop("task", None)
+        attempt = self._attempt(
+            join_messages(chat_history, user_msg), preference, needs_tools=True, task=task
+        )
         response = attempt.run(
             self._member(
                 lambda llm: self._tool_call(llm).chat_with_tools(
@@ -165,9 +169,9 @@ class ToolRoutingMixin:
         **kwargs: Any,
     ) -> ChatResponse:
         """Async :meth:`chat_with_tools`."""
-        preference = kwargs.pop("preference", None)
+        preference, task = kwargs.pop("preference", None), kwargs.pop("task", None)
         attempt = await self._aattempt(
-            join_messages(chat_history, user_msg), preference, needs_tools=True
+            join_messages(chat_history, user_msg), preference, needs_tools=True, task=task
         )
         response = await attempt.arun(
             self._member(
@@ -197,8 +201,10 @@ class ToolRoutingMixin:
         **kwargs: Any,
     ) -> ChatResponseGen:
         """Streaming :meth:`chat_with_tools`; falls back before the first chunk only."""
-        preference = kwargs.pop("preference", None)
-        attempt = self._attempt(join_messages(chat_history, user_msg), preference, needs_tools=True)
+        preference, task = kwargs.pop("preference", None), kwargs.pop("task", None)
+        attempt = self._attempt(
+            join_messages(chat_history, user_msg), preference, needs_tools=True, task=task
+        )
         return serve_stream(
             attempt,
             self._member(
@@ -227,9 +233,9 @@ class ToolRoutingMixin:
         **kwargs: Any,
     ) -> ChatResponseAsyncGen:
         """Async streaming :meth:`chat_with_tools`."""
-        preference = kwargs.pop("preference", None)
+        preference, task = kwargs.pop("preference", None), kwargs.pop("task", None)
         attempt = await self._aattempt(
-            join_messages(chat_history, user_msg), preference, needs_tools=True
+            join_messages(chat_history, user_msg), preference, needs_tools=True, task=task
         )
         return await serve_astream(
             attempt,

@@ -47,7 +47,16 @@ from shared import (
     RoutingEngine,
     estimate_tokens,
 )
-from shared.serving import Attempts, PoolLike, build_engine, call_preference, warn_member_retries
+from shared.serving import (
+    TASK_CONFIG_KEY,
+    Attempts,
+    PoolLike,
+    build_engine,
+    call_preference,
+    parse_task_key,
+    resolve_task,
+    warn_member_retries,
+)
 
 from ._convert import chat_to_completion, message_pairs, routing_text, tool_call_ids
 from ._delegate import (
@@ -65,10 +74,12 @@ from .events import RoutingDecisionEvent
 if TYPE_CHECKING:
     from shared import BaseRouter, PromptEncoder
 
-__all__ = ["PREFERENCE_TAG", "RouterLLM"]
+__all__ = ["PREFERENCE_TAG", "TASK_TAG", "RouterLLM"]
 
 #: Instrument tag read as the call's preference (``with instrument_tags({PREFERENCE_TAG: 0.3})``).
 PREFERENCE_TAG = "router_preference"
+#: Instrument tag read as the call's task key (``with instrument_tags({TASK_TAG: "summarize"})``).
+TASK_TAG = TASK_CONFIG_KEY
 
 _R = TypeVar("_R", ChatResponse, CompletionResponse)
 _counter = itertools.count()
@@ -106,6 +117,9 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         sticky: route a turn that answers tool calls to the member that emitted them
             (``sticky_tools=`` is the deprecated spelling).
         fallback: on a member's provider error before any output, try the next candidate.
+        task_key: instrument tags read as the call's task key (off by default):
+            ``"tag:<name>"`` or a list of them, tried in order; e.g. ``task_key="tag:workflow_step"``
+            reads ``with instrument_tags({"workflow_step": "retrieve"})``.
         callback_manager: legacy callbacks; given (at each call) to members that have no
             handlers of their own. The router itself emits no LLM callbacks.
 
@@ -120,6 +134,12 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
     Preference for a call is, first found: the ``preference=`` keyword of a direct call; the
     innermost ``with router.preference(...)``; the ``"router_preference"`` instrument tag;
     ``default_preference`` (see :meth:`with_preference`); the engine's default.
+
+    Task key for a call (first found wins; the engine learns a level per member and task, see
+    docs/concepts.md): the ``task=`` keyword of a call; the ``"router_task"`` instrument tag
+    (:data:`TASK_TAG`); the ``task_key`` tags (only when set). It is recorded in
+    ``Decision.task`` (``additional_kwargs["routing"]["task"]``) and by the feedback handler, so
+    a rating teaches that task.
 
     Examples:
         >>> from shared import HashingEncoder, ModelCard
@@ -148,12 +168,16 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
     fallback: bool = Field(
         default=True, description="Try the next candidate when a member fails before any output."
     )
+    task_key: Any = Field(
+        default=None, exclude=True, description="Instrument tags read as the call's task key."
+    )
 
     _engine: RoutingEngine = PrivateAttr()
     _llms: dict[str, LLM] = PrivateAttr()
     _scoped: ContextVar[Preference | None] = PrivateAttr()
     _owners: ToolCallOwners = PrivateAttr()
     _feedback: Any = PrivateAttr(default=None)
+    _task_sources: tuple[str, ...] = PrivateAttr(default=())
 
     def __init__(
         self,
@@ -169,6 +193,7 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         model_name: str = "prefroute-router",
         sticky: bool = True,
         fallback: bool = True,
+        task_key: str | Sequence[str] | None = None,
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
@@ -185,14 +210,17 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
             sticky = bool(kwargs.pop("sticky_tools"))
         members = self._check_members(models)
         pref = None if default_preference is None else coerce_preference(default_preference)
+        task_sources = parse_task_key(task_key, kinds=("tag",))
         super().__init__(
             model_name=model_name,
             default_preference=pref,
             sticky=sticky,
             fallback=fallback,
+            task_key=task_key,
             callback_manager=callback_manager,
             **kwargs,
         )
+        self._task_sources = task_sources
         self._engine = build_engine(
             list(members),
             engine=engine,
@@ -358,6 +386,27 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         tagged = active_instrument_tags.get().get(PREFERENCE_TAG)
         return call_preference(preference, self._scoped.get(), tagged, self.default_preference)
 
+    def resolve_task(self, task: str | None = None) -> str | None:
+        """The task key a call would use: ``task``, else the ``"router_task"`` instrument tag,
+        else the first :attr:`task_key` tag present; ``None`` when there is none.
+
+        Raises:
+            InvalidParameterError: the value found is not a valid task key.
+
+        Examples:
+            >>> from llama_index_instrumentation.dispatcher import instrument_tags
+            >>> from shared import HashingEncoder
+            >>> from llamaindex_router import RouterLLM
+            >>> from llamaindex_router.testing import MockChatLLM
+            >>> router = RouterLLM({"a": MockChatLLM()}, encoder=HashingEncoder(n_features=8),
+            ...                    task_key="tag:step")
+            >>> with instrument_tags({"step": "retrieve"}):
+            ...     router.resolve_task()
+            'retrieve'
+        """
+        tags = active_instrument_tags.get()
+        return resolve_task(self._task_sources, task, tags.get(TASK_TAG), tags=tags)
+
     # ------------------------------------------------------------------ routing
     def _sticky_owner(self, messages: Sequence[ChatMessage]) -> str | None:
         """The member that emitted the tool calls answered after the last user message."""
@@ -378,28 +427,37 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         preference: PreferenceInput | None = None,
         *,
         needs_tools: bool = False,
+        task: str | None = None,
     ) -> Decision:
         """The decision a call with ``messages`` would get, without calling a member.
 
         A dry run: no event is emitted, so nothing reaches a feedback handler. ``preference``
-        overrides the scoped and default preferences (see the class docs).
+        overrides the scoped and default preferences, ``task`` the tagged task (see the class
+        docs).
         """
-        return self._decide(messages, preference, needs_tools)[0]
+        return self._decide(messages, preference, needs_tools, task)[0]
 
     def _decide(
-        self, messages: Sequence[ChatMessage], preference: PreferenceInput | None, needs_tools: bool
+        self,
+        messages: Sequence[ChatMessage],
+        preference: PreferenceInput | None,
+        needs_tools: bool,
+        task: str | None = None,
     ) -> tuple[Decision, str, bool]:
         text = routing_text(messages)
         owner = self._sticky_owner(messages)
         pref = self.resolve_preference(preference)
+        task = self.resolve_task(task)
         # the whole conversation is priced and counts against context windows (as in LangChain)
         tokens = estimate_tokens("\n".join(content for _, content in message_pairs(messages)))
         if owner is None:
-            decision = self._engine.route(text, pref, needs_tools=needs_tools, input_tokens=tokens)
+            decision = self._engine.route(
+                text, pref, needs_tools=needs_tools, input_tokens=tokens, task=task
+            )
             return decision, text, False
         # pinned with propensity 1.0, the other candidates as fallbacks (the engine's rule)
         decision, sticky = self._engine.route_sticky(
-            text, owner, pref, needs_tools=needs_tools, input_tokens=tokens
+            text, owner, pref, needs_tools=needs_tools, input_tokens=tokens, task=task
         )
         return decision, text, sticky
 
@@ -409,10 +467,11 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         preference: PreferenceInput | None,
         *,
         needs_tools: bool = False,
+        task: str | None = None,
     ) -> Attempts:
         """Decide, emit the ``RoutingDecisionEvent`` and prepare the calls to the members."""
         self._share_callbacks()  # also when set later, e.g. by ``Settings.llm = router``
-        return self._announce(*self._decide(messages, preference, needs_tools), needs_tools)
+        return self._announce(*self._decide(messages, preference, needs_tools, task), needs_tools)
 
     async def _aattempt(
         self,
@@ -420,11 +479,13 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         preference: PreferenceInput | None,
         *,
         needs_tools: bool = False,
+        task: str | None = None,
     ) -> Attempts:
         """Async :meth:`_attempt`: the decision (encoding may be slow) runs in a worker thread."""
         self._share_callbacks()
         pref = self.resolve_preference(preference)  # read the scoped preference on this task
-        decided = await asyncio.to_thread(self._decide, messages, pref, needs_tools)
+        task = self.resolve_task(task)  # and the tagged task key
+        decided = await asyncio.to_thread(self._decide, messages, pref, needs_tools, task)
         return self._announce(*decided, needs_tools)
 
     def _announce(self, decision: Decision, text: str, sticky: bool, needs_tools: bool) -> Attempts:
@@ -460,39 +521,39 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
     # ------------------------------------------------------------------ chat
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Route and chat; ``preference=`` sets the trade-off of this call."""
-        preference = kwargs.pop("preference", None)
+        preference, task = kwargs.pop("preference", None), kwargs.pop("task", None)
         tools = router_tools(kwargs)
         if tools:
             return self.chat_with_tools(
-                tools, chat_history=list(messages), preference=preference, **kwargs
+                tools, chat_history=list(messages), preference=preference, task=task, **kwargs
             )
-        attempt = self._attempt(messages, preference)
+        attempt = self._attempt(messages, preference, task=task)
         response = attempt.run(self._member(lambda llm: llm.chat(messages, **kwargs)))
         stamped: ChatResponse = self._stamper(attempt)(response)
         return stamped
 
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Async :meth:`chat`."""
-        preference = kwargs.pop("preference", None)
+        preference, task = kwargs.pop("preference", None), kwargs.pop("task", None)
         tools = router_tools(kwargs)
         if tools:
             return await self.achat_with_tools(
-                tools, chat_history=list(messages), preference=preference, **kwargs
+                tools, chat_history=list(messages), preference=preference, task=task, **kwargs
             )
-        attempt = await self._aattempt(messages, preference)
+        attempt = await self._aattempt(messages, preference, task=task)
         response = await attempt.arun(self._member(lambda llm: llm.achat(messages, **kwargs)))
         stamped: ChatResponse = self._stamper(attempt)(response)
         return stamped
 
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         """Route and stream; falls back if the member fails before its first chunk."""
-        preference = kwargs.pop("preference", None)
+        preference, task = kwargs.pop("preference", None), kwargs.pop("task", None)
         tools = router_tools(kwargs)
         if tools:
             return self.stream_chat_with_tools(
-                tools, chat_history=list(messages), preference=preference, **kwargs
+                tools, chat_history=list(messages), preference=preference, task=task, **kwargs
             )
-        attempt = self._attempt(messages, preference)
+        attempt = self._attempt(messages, preference, task=task)
         return serve_stream(
             attempt,
             self._member(lambda llm: llm.stream_chat(messages, **stream_kwargs(llm, kwargs))),
@@ -503,13 +564,13 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         """Async :meth:`stream_chat`."""
-        preference = kwargs.pop("preference", None)
+        preference, task = kwargs.pop("preference", None), kwargs.pop("task", None)
         tools = router_tools(kwargs)
         if tools:
             return await self.astream_chat_with_tools(
-                tools, chat_history=list(messages), preference=preference, **kwargs
+                tools, chat_history=list(messages), preference=preference, task=task, **kwargs
             )
-        attempt = await self._aattempt(messages, preference)
+        attempt = await self._aattempt(messages, preference, task=task)
         return await serve_astream(
             attempt,
             self._member(lambda llm: llm.astream_chat(messages, **stream_kwargs(llm, kwargs))),
@@ -519,9 +580,9 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
     # ------------------------------------------------------------------ complete
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         """Route a prompt (one user message); chat members get it as a chat, others complete."""
-        preference = kwargs.pop("preference", None)
+        preference, task = kwargs.pop("preference", None), kwargs.pop("task", None)
         messages = [ChatMessage(role=MessageRole.USER, content=prompt)]
-        attempt = self._attempt(messages, preference)
+        attempt = self._attempt(messages, preference, task=task)
 
         def call(llm: LLM) -> CompletionResponse:
             if llm.metadata.is_chat_model:
@@ -535,9 +596,9 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
         """Async :meth:`complete`."""
-        preference = kwargs.pop("preference", None)
+        preference, task = kwargs.pop("preference", None), kwargs.pop("task", None)
         messages = [ChatMessage(role=MessageRole.USER, content=prompt)]
-        attempt = await self._aattempt(messages, preference)
+        attempt = await self._aattempt(messages, preference, task=task)
 
         async def call(llm: LLM) -> CompletionResponse:
             if llm.metadata.is_chat_model:
@@ -551,9 +612,9 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
         """Streaming :meth:`complete`."""
-        preference = kwargs.pop("preference", None)
+        preference, task = kwargs.pop("preference", None), kwargs.pop("task", None)
         messages = [ChatMessage(role=MessageRole.USER, content=prompt)]
-        attempt = self._attempt(messages, preference)
+        attempt = self._attempt(messages, preference, task=task)
 
         def call(llm: LLM) -> Iterator[CompletionResponse]:
             options = stream_kwargs(llm, kwargs)
@@ -567,9 +628,9 @@ class RouterLLM(ToolRoutingMixin, FunctionCallingLLM):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
         """Async :meth:`stream_complete`."""
-        preference = kwargs.pop("preference", None)
+        preference, task = kwargs.pop("preference", None), kwargs.pop("task", None)
         messages = [ChatMessage(role=MessageRole.USER, content=prompt)]
-        attempt = await self._aattempt(messages, preference)
+        attempt = await self._aattempt(messages, preference, task=task)
 
         async def call(llm: LLM) -> AsyncIterator[CompletionResponse]:
             options = stream_kwargs(llm, kwargs)

@@ -13,6 +13,7 @@ def test_exported_names() -> None:
         "MODEL_TAG",
         "PREFERENCE_TAG",
         "PRESETS",
+        "TASK_TAG",
         "FeedbackEventHandler",
         "RouterLLM",
         "RoutingDecisionEvent",
