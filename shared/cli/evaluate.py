@@ -74,7 +74,7 @@ PRESETS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "thompson": ("LinearThompsonRouter", {}, {"alpha": 4.0, "prior_strength": 4.0}),
     "linucb": ("LinUCBRouter", {}, {"alpha": 4.0, "prior_strength": 4.0}),
     "egreedy": ("EpsilonGreedyRouter", {}, {"alpha": 4.0, "prior_strength": 4.0}),
-    "barp": ("BaRPRouter", {}, {"off_policy": "dr", "pessimism": 0.5}),
+    "barp": ("BaRPRouter", {}, {"off_policy": "dm"}),
     "experts": ("DomainExpertRouter", {}, {}),
 }
 

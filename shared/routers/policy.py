@@ -86,13 +86,16 @@ class BaRPRouter(
             mini-batch) or ``"dr"`` (doubly robust: a per-model ridge reward model fills every
             model's outcome on every logged prompt, the logged cell is corrected by its clipped
             importance-weighted residual, and the policy follows the exact expected-reward
-            gradient over all models). :meth:`update` always clips (``"snips"`` normalizes).
+            gradient over all models) or ``"dm"`` (the direct method: the same gradient on the
+            reward model's predictions alone, a distillation of the reward model into the
+            policy; the per-cell residual of ``"dr"`` is unbiased but so noisy that the policy
+            fits it). :meth:`update` always clips (``"snips"`` normalizes).
         max_importance_weight: clip of importance weights ``pi / propensity`` (``1 / propensity``
             in the doubly robust correction).
-        pessimism: with ``off_policy="dr"``, subtract ``pessimism * sqrt(x' A_k^-1 x)`` (the
+        pessimism: with ``off_policy="dr"`` or ``"dm"``, subtract ``pessimism * sqrt(x' A_k^-1 x)`` (the
             reward model's confidence width for model ``k``) from every estimated quality, so that
             models logged rarely near a prompt are not chosen on optimistic noise.
-        reward_alpha: ridge penalty of the doubly robust reward model.
+        reward_alpha: ridge penalty of the reward model of ``"dr"`` and ``"dm"``.
         max_grad_norm: global gradient-norm clip (``None``: no clipping).
         weight_decay: L2 penalty on the weights.
         aux_weight: weight of the auxiliary regression of the factored head on revealed
@@ -129,7 +132,7 @@ class BaRPRouter(
         "n_actions": [_POS_INT],
         "baseline_decay": [Interval(float, 0.0, 1.0, closed="left")],
         "feedback": [Options({"bandit", "full"})],
-        "off_policy": [Options({"clip", "snips", "dr"})],
+        "off_policy": [Options({"clip", "snips", "dr", "dm"})],
         "pessimism": [Interval(float, 0.0, None)],
         "reward_alpha": [_POS_FLOAT],
         "max_importance_weight": [Interval(float, 1.0, None)],
@@ -358,8 +361,8 @@ class BaRPRouter(
             if log.preferences is None
             else two_weights(log.preferences[:, 0], log.preferences[:, 1])
         )
-        if self.off_policy == "dr":
-            return self._fit_doubly_robust(Xc, log, ct, W_log)
+        if self.off_policy in ("dr", "dm"):
+            return self._fit_reward_model(Xc, log, ct, W_log)
         for idx in self._batches(Xc.shape[0]):
             W2 = W_log[idx] if W_log is not None else self._sample_prefs(idx.size)
             r = W2[:, 0] * log.quality[idx] - W2[:, 1] * ct[idx]
@@ -368,10 +371,14 @@ class BaRPRouter(
             self._policy_step(Xc[idx], W2, arms[idx], r - b, w, log.quality[idx], ct[idx])
         return self
 
-    def _fit_doubly_robust(
+    def _fit_reward_model(
         self, Xc: FloatArray, log: BanditLog, ct: FloatArray, W_log: FloatArray | None
     ) -> Self:
-        """Exact-gradient policy steps on pessimistic doubly robust outcomes of every model."""
+        """Exact-gradient policy steps on every model's pessimistic outcome estimates.
+
+        ``"dr"``: the reward model corrected by the importance-weighted residual of the logged
+        cell; ``"dm"``: the reward model alone.
+        """
         from .bandits import LinUCBRouter  # the reward model: per-model ridge on [x ; 1]
 
         models = list(log.models)
@@ -384,14 +391,16 @@ class BaRPRouter(
         doubt = self.pessimism * reward.confidence_width(Xc)
         clip = self.max_importance_weight
         arms = log.arms
-        # pessimism after the correction, which would otherwise cancel it in expectation
-        Q_dr = doubly_robust_outcomes(
-            scores.quality, arms, log.quality, log.propensity, max_weight=clip
-        )
-        Q_dr -= doubt
         q_low = scores.quality - doubt
         c_hat = scaled_cost(scores.cost, self.cost_scale_)
-        C_dr = doubly_robust_outcomes(c_hat, arms, ct, log.propensity, max_weight=clip)
+        Q_dr, C_dr = q_low, c_hat
+        if self.off_policy == "dr":
+            # pessimism after the correction, which would otherwise cancel it in expectation
+            Q_dr = doubly_robust_outcomes(
+                scores.quality, arms, log.quality, log.propensity, max_weight=clip
+            )
+            Q_dr -= doubt
+            C_dr = doubly_robust_outcomes(c_hat, arms, ct, log.propensity, max_weight=clip)
         ones = np.ones_like(q_low)
         for idx in self._batches(Xc.shape[0]):
             W2 = W_log[idx] if W_log is not None else self._sample_prefs(idx.size)
