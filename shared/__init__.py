@@ -110,6 +110,7 @@ if TYPE_CHECKING:
     from .evaluation import quality_at_cost as quality_at_cost
     from .exceptions import AllCandidatesFailedError as AllCandidatesFailedError
     from .exceptions import CapabilityError as CapabilityError
+    from .exceptions import ClusterUnavailableError as ClusterUnavailableError
     from .exceptions import DataError as DataError
     from .exceptions import DimensionMismatchError as DimensionMismatchError
     from .exceptions import EmptyStreamError as EmptyStreamError

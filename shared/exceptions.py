@@ -19,6 +19,7 @@ from the builtin exception that code written before prefroute would already catc
     │   ├── UnknownDecisionError (KeyError)       a rating refers to a decision the store never saw
     │   ├── FeedbackUnavailableError              the feedback database cannot be reached
     │   └── EncoderMismatchError                  stored embeddings come from another encoder
+    ├── ClusterUnavailableError (ConnectionError) the Dask scheduler cannot be reached
     ├── EmptyStreamError (RuntimeError)           a member streamed (or answered) nothing (falls back)
     └── AllCandidatesFailedError (RuntimeError)   every candidate model failed for one call
 
@@ -35,6 +36,7 @@ from collections.abc import Sequence
 __all__ = [
     "AllCandidatesFailedError",
     "CapabilityError",
+    "ClusterUnavailableError",
     "DataError",
     "DimensionMismatchError",
     "EmptyStreamError",
@@ -153,6 +155,10 @@ class FeedbackUnavailableError(FeedbackError):
     def __init__(self, message: str, *, spooled: bool = False) -> None:
         super().__init__(message)
         self.spooled = spooled
+
+
+class ClusterUnavailableError(RouterError, ConnectionError):
+    """The Dask scheduler given (``--scheduler ADDRESS``) does not answer within the timeout."""
 
 
 class EmptyStreamError(RouterError, RuntimeError):

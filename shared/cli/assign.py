@@ -19,6 +19,13 @@ import numpy as np
 from ..encoders.named import ENCODER_CHOICES
 from ..exceptions import DataError, InvalidParameterError
 from .args import float_in, int_at_least, names_from, output_file
+from .cluster import (
+    PARTITIONS_HELP,
+    TABLE_ENGINES,
+    add_engine_options,
+    check_table_engine,
+    table_encoding,
+)
 from .tables import add_table_options, embed_table, load_table
 
 __all__ = ["FRONT_METHODS", "register", "run", "validate"]
@@ -75,6 +82,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=120.0,
         help="NSGA-II time cap",
     )
+    add_engine_options(p, TABLE_ENGINES, partitions_help=PARTITIONS_HELP)
     p.add_argument("--plot", metavar="OUT.png", type=output_file, help="write a PNG of the fronts")
     p.add_argument("--json", metavar="OUT", type=output_file, help="write the report as JSON")
     p.add_argument(
@@ -87,12 +95,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def validate(args: argparse.Namespace) -> None:
-    """``--budget`` / ``--target`` need the exact front."""
+    """``--budget`` / ``--target`` need the exact front; ``--scheduler`` needs the dask engine,
+    which needs the dask extra."""
     methods = args.methods.split(",")
     if (args.budget is not None or args.target is not None) and "exact" not in methods:
         raise InvalidParameterError(
             "--budget and --target pick from the exact front: add exact to --methods."
         )
+    check_table_engine(args)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
             "at least 10 are needed."
         )
     print(f"{table.name}: {table.n_prompts} prompts x {table.n_models} models", file=sys.stderr)
-    X = embed_table(loaded, args.encoder, args.cache_dir)[complete]
+    with table_encoding(args) as encode:  # a Dask cluster only on a cache miss
+        X = embed_table(loaded, args.encoder, args.cache_dir, encode=encode)[complete]
     predictor = SuccessPredictor(
         estimator=args.estimator,
         n_bootstrap=args.n_bootstrap,

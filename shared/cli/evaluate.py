@@ -37,6 +37,13 @@ from ..encoders.named import ENCODER_CHOICES
 from ..exceptions import InvalidParameterError
 from ..tables import RoutingTable
 from .args import int_at_least, output_file, zero_or_at_least
+from .cluster import (
+    PARTITIONS_HELP,
+    TABLE_ENGINES,
+    add_engine_options,
+    check_table_engine,
+    table_encoding,
+)
 from .tables import add_table_options, embed_table, load_any_table, load_table, require_splits
 
 __all__ = [
@@ -233,12 +240,14 @@ def _train_bandit(
 
 
 def validate(args: argparse.Namespace) -> None:
-    """Check what the parser cannot: the router names (``ROUTER_FACTORIES`` included)."""
+    """Check what the parser cannot: the router names (``ROUTER_FACTORIES`` included) and the
+    engine (``--scheduler`` needs the dask engine, which needs the dask extra)."""
     names = [n.strip() for n in args.routers.split(",") if n.strip()]
     if not names:
         raise InvalidParameterError("--routers needs at least one router name.")
     for n in names:
         build_router(n)  # raises the helpful unknown-router error before any work
+    check_table_engine(args)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -255,7 +264,8 @@ def run(args: argparse.Namespace) -> int:
     table = loaded.table
     require_splits(table, "train", complete=False)  # before encoding every prompt
     require_splits(table, "test")
-    X = embed_table(loaded, args.encoder, args.cache_dir)
+    with table_encoding(args) as encode:  # a Dask cluster only on a cache miss
+        X = embed_table(loaded, args.encoder, args.cache_dir, encode=encode)
     train_mask = np.array([s == "train" for s in table.splits])
     test_mask = np.array([s == "test" for s in table.splits]) & table.observed.all(axis=1)
     train = table.subset(train_mask)
@@ -347,6 +357,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="'bandit': train from the chosen model's outcome only, with learning curves, "
         "beside the same router trained on full information",
     )
+    add_engine_options(p, TABLE_ENGINES, partitions_help=PARTITIONS_HELP)
     p.add_argument("--json", metavar="OUT", type=output_file, help="write the report as JSON")
     p.add_argument(
         "--plot",

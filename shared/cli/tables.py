@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from ..encoders import PromptEncoder
+    from ..encoders.disk import MissEncoder
     from ..tables import RoutingTable
 
 __all__ = [
@@ -173,25 +174,36 @@ def require_splits(table: RoutingTable, *splits: str, complete: bool = True) -> 
 
 
 def embed_rows(
-    loaded: LoadedTable, encoder: PromptEncoder, cache_dir: str | None
+    loaded: LoadedTable,
+    encoder: PromptEncoder,
+    cache_dir: str | None,
+    *,
+    encode: MissEncoder | None = None,
 ) -> NDArray[np.float64]:
     """Embeddings of ``loaded.table``'s rows, from the disk cache when present: the file's rows
     are encoded as they are in the file, so every command and duplicate policy shares one cache
-    file per table file and encoder."""
+    file per table file and encoder. ``encode`` encodes a miss (default: in this process; see
+    :func:`shared.cli.cluster.table_encoding` for a Dask cluster); the cache key is the same."""
     import numpy as np
 
     from ..encoders import cached_embeddings
     from ..encoders.disk import default_cache_dir
 
     folder = default_cache_dir(cache_dir) if cache_dir is not None else None
-    X = cached_embeddings(list(loaded.file_prompts), encoder, cache_dir=folder, progress=True)
+    X = cached_embeddings(
+        list(loaded.file_prompts), encoder, cache_dir=folder, progress=True, encode=encode
+    )
     return np.asarray(X, dtype=np.float64)[loaded.rows]
 
 
 def embed_table(
-    loaded: LoadedTable, encoder_name: str, cache_dir: str | None
+    loaded: LoadedTable,
+    encoder_name: str,
+    cache_dir: str | None,
+    *,
+    encode: MissEncoder | None = None,
 ) -> NDArray[np.float64]:
     """:func:`embed_rows` with an ``--encoder`` name (see ``shared.encoders.named``)."""
     from ..encoders.named import named_encoder
 
-    return embed_rows(loaded, named_encoder(encoder_name), cache_dir)
+    return embed_rows(loaded, named_encoder(encoder_name), cache_dir, encode=encode)

@@ -38,6 +38,7 @@ from ..feedback import DEFAULT_URL, FeedbackStore, OnlineLearner
 from ..feedback._db import shown_url
 from ..feedback.training import DEFAULT_CHUNK_SIZE, TrainingPlan, TrainingResult
 from .args import existing_path, int_at_least, output_dir, store_url
+from .cluster import add_engine_options, resolve_engine
 
 __all__ = ["register", "run", "trainable", "validate"]
 
@@ -51,6 +52,13 @@ def trainable(router: BaseRouter) -> bool:
 
 
 _SIDECAR = "training.json"
+
+#: ``--engine`` choices besides ``auto``: name -> what it does.
+TRAIN_ENGINES = {
+    "stream": "chunked sufficient statistics in bounded memory (ridge)",
+    "memory": "load the whole log (BaRP, bandits)",
+    "dask": "the statistics on a Dask cluster",
+}
 
 
 def _say(message: str) -> None:
@@ -110,17 +118,13 @@ def _engine(args: argparse.Namespace, router: BaseRouter) -> str:
     from ..routers import RidgeRouter
 
     ridge = isinstance(router, RidgeRouter)
-    engine: str = args.engine
-    if engine == "auto":
-        engine = "dask" if args.scheduler else ("stream" if ridge else "memory")
+    engine = resolve_engine(args, "stream" if ridge else "memory")
     if engine in ("stream", "dask") and not ridge:
         raise InvalidParameterError(
             f"--engine {engine} sums the ridge router's sufficient statistics; "
             f"{type(router).__name__} needs every row at once and trains in memory on one "
             "machine (from the stored embeddings): use --engine memory."
         )
-    if args.scheduler and engine != "dask":
-        raise InvalidParameterError("--scheduler needs --engine dask.")
     return engine
 
 
@@ -284,25 +288,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the router's own randomness (default: 0)"
     )
-    parser.add_argument(
-        "--engine",
-        choices=("auto", "stream", "memory", "dask"),
-        default="auto",
-        help="stream: chunked sufficient statistics in bounded memory (ridge); dask: the same "
-        "on a Dask cluster; memory: load the whole log (BaRP, bandits); auto (default): dask "
-        "with --scheduler, else stream for ridge, memory otherwise",
-    )
-    parser.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="Dask scheduler address (tcp://host:8786); default with --engine dask: a local "
-        "cluster",
-    )
-    parser.add_argument(
-        "--partitions",
-        type=int_at_least(1),
-        default=None,
-        help="Dask partitions of the log by row id (default: 4 per worker)",
+    add_engine_options(
+        parser,
+        TRAIN_ENGINES,
+        partitions_help="ranges of the log by row id (default: 4 per worker)",
+        auto_help="dask with --scheduler, else stream for ridge, memory otherwise",
     )
     parser.add_argument(
         "--chunk-size",

@@ -8,16 +8,26 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..exceptions import InvalidParameterError
+from ..exceptions import EncoderError, InvalidParameterError
 from .base import PromptEncoder, check_texts
 
-__all__ = ["cache_key", "cached_embeddings", "default_cache_dir", "encode_in_chunks"]
+__all__ = [
+    "MissEncoder",
+    "cache_key",
+    "cached_embeddings",
+    "default_cache_dir",
+    "encode_in_chunks",
+]
+
+#: How :func:`cached_embeddings` encodes a miss: ``encode(texts, encoder) -> (n, dimension)``
+#: ``float32`` array, e.g. :class:`shared.feedback.distributed.DaskEncoding` (on a cluster).
+MissEncoder = Callable[[list[str], PromptEncoder], NDArray[np.float32]]
 
 logger = logging.getLogger("prefroute.encoders")
 
@@ -137,6 +147,7 @@ def cached_embeddings(
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
     chunk_size: int = 128,
+    encode: MissEncoder | None = None,
 ) -> NDArray[np.float32]:
     """Encode ``texts`` once per machine: later calls load the matrix from disk.
 
@@ -161,13 +172,17 @@ def cached_embeddings(
             (``$PREFROUTE_CACHE_DIR/embeddings`` or ``~/.cache/prefroute/embeddings``).
         progress: say cache hit or miss on stderr, and show a progress bar while encoding.
         chunk_size: texts per call to ``encoder.encode``.
+        encode: how a miss is encoded, ``encode(texts, encoder)``: default
+            :func:`encode_in_chunks` in this process; a
+            :class:`~shared.feedback.distributed.DaskEncoding` encodes on a Dask cluster (not
+            called at all on a hit). Its result is checked and cached under the same key.
 
     Returns:
         ``(len(texts), encoder.dimension)`` ``float32`` array.
 
     Raises:
         InvalidParameterError: ``texts`` is not a sequence of strings or ``chunk_size < 1``.
-        EncoderError: the encoder failed.
+        EncoderError: the encoder failed, or ``encode`` returned the wrong shape.
 
     Examples:
         >>> import tempfile
@@ -191,7 +206,12 @@ def cached_embeddings(
     if isinstance(encoder, ConcatEncoder):  # one cache file per part: parts are shared
         blocks = [
             cached_embeddings(
-                docs, part, cache_dir=cache_dir, progress=progress, chunk_size=chunk_size
+                docs,
+                part,
+                cache_dir=cache_dir,
+                progress=progress,
+                chunk_size=chunk_size,
+                encode=encode,
             )
             for part in encoder.encoders
         ]
@@ -208,6 +228,14 @@ def cached_embeddings(
         return cached
     if progress:
         print(f"{what}: cache miss, encoding (saved to {path})", file=sys.stderr, flush=True)
-    arr = encode_in_chunks(docs, encoder, progress=progress, chunk_size=chunk_size)
+    if encode is None:
+        arr = encode_in_chunks(docs, encoder, progress=progress, chunk_size=chunk_size)
+    else:
+        arr = np.ascontiguousarray(encode(docs, encoder), dtype=np.float32)
+        if arr.shape != (len(docs), encoder.dimension):
+            raise EncoderError(
+                f"encode returned an array of shape {arr.shape} for {len(docs)} texts; "
+                f"expected ({len(docs)}, {encoder.dimension}) ({encoder.name})."
+            )
     _save(path, arr)
     return arr

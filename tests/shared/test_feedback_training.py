@@ -291,19 +291,13 @@ def test_empty_store_is_a_clear_error() -> None:
 
 
 @pytest.mark.enable_socket  # the in-process cluster resolves the local host name
-def test_dask_local_cluster_fit_equals_single_machine_fit(filled: str) -> None:
+def test_dask_local_cluster_fit_equals_single_machine_fit(filled: str, dask_scheduler: str) -> None:
     """Partitions by id range on a 2-worker local cluster sum to the single-machine router."""
     distributed = pytest.importorskip("distributed")
     from shared.feedback.distributed import encode_dask, fit_ridge_dask
 
     factory = functools.partial(HashingEncoder, n_features=DIM)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-        FeedbackStore(filled) as store,
-    ):
+    with distributed.Client(dask_scheduler) as client, FeedbackStore(filled) as store:
         result = fit_ridge_dask(
             RidgeRouter(alpha="gcv"), store, factory, client=client, partitions=5, chunk_size=40
         )

@@ -21,6 +21,7 @@ EXPECTED_ALL = sorted(
         "CachedEncoder",
         "CallCostModel",
         "CapabilityError",
+        "ClusterUnavailableError",
         "ColdStarts",
         "ColdStartsFromPriors",
         "ConcatEncoder",
