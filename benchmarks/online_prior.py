@@ -11,7 +11,7 @@ hull on the held-out prompts, and the quality at the best single model's cost wi
 
 A configuration is a router kind and ``key=value`` settings: ``ridge`` (the engine's cold-start
 ``RidgeRouter``; ``s`` prior strength, ``a`` ridge penalty, ``p`` pooled (shared) slope penalty, ``r`` max regret, ``w`` exploration
-weight, ``e`` exploration kind) or ``linucb`` (``w`` exploration weight, ``a`` penalty).
+weight, ``e`` exploration kind, ``g`` the guard's margin in standard errors, no guard without it) or ``linucb`` (``w`` exploration weight, ``a`` penalty).
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ def make_router(spec: str, seed: int) -> Any:
         exploration=opts.get("e", "safe"),
         exploration_weight=float(opts.get("w", 1.0)),
         max_regret=float(opts.get("r", 0.05)),
+        guard="g" in opts,
+        guard_margin=float(opts.get("g", 1.0)),
         solver="sherman_morrison",
         random_state=seed,
     )

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from shared.cli.tables import LoadedTable
     from shared.encoders import PromptEncoder
     from shared.evaluation import EvaluationReport
+    from shared.tables import RoutingTable
 
 __all__ = ["PrecomputedEncoder", "register", "run_demo"]
 
@@ -128,10 +129,7 @@ def _make_router(kind: str, seed: int) -> Any:
 
 def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     """Run the demo described in the module docstring; returns the JSON document."""
-    from langchain_core.output_parsers import StrOutputParser
-    from langchain_core.prompts import ChatPromptTemplate
-
-    from shared import FeedbackStore, Preference
+    from shared import FeedbackStore
     from shared.cli.tables import embed_rows, require_splits
     from shared.evaluation import (
         evaluate_routers,
@@ -140,11 +138,6 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         plot_pareto,
     )
 
-    from .callbacks import FeedbackCallbackHandler
-    from .chat_models import RouterChatModel
-    from .testing import ReplayChatModel
-
-    rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
     synthetic = args.data is None
     loaded = _load_table(args)
@@ -164,6 +157,125 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     fast_encoder = PrecomputedEncoder(encoder, table.prompts, vectors)
     X_test = fast_encoder.encode(list(test.prompts))
 
+    repeats = int(getattr(args, "repeats", 1))
+    seeds = [args.seed + k for k in range(repeats)]
+    label = {s: ROUTER_LABEL if repeats == 1 else f"{ROUTER_LABEL}, stream {s}" for s in seeds}
+    routers: dict[str, Any] = {}
+    curves: dict[str, list[tuple[float, float]]] = {}
+    rows: dict[str, list[dict[str, float]]] = {}
+    learning = 0.0
+    n_rated = 0
+    store = FeedbackStore(args.store)
+    for k, seed in enumerate(seeds):
+        if repeats > 1:
+            _log(f"[demo] stream {k + 1} of {repeats} (seed {seed})")
+        run = _stream(
+            args, seed, store, table, test, X_test, fast_encoder, table.name, f"{k}/" * (k > 0)
+        )
+        name = label[seed]
+        routers[name], curves[name], rows[name] = run.router, run.curve, run.rows
+        learning += run.seconds
+        n_rated += run.n_rated
+
+    report = evaluate_routers(
+        routers,
+        X_test,
+        test.quality,
+        test.cost,
+        models,
+        dataset=table.name,
+        learning_curves=curves,
+        bootstrap=BOOTSTRAP_RESAMPLES,
+        random_state=args.seed,
+        meta={
+            "encoder": encoder.name,
+            "router": type(routers[label[seeds[0]]]).__name__,
+            "seed": args.seed,
+            "seeds": seeds,
+            "stream": train.n_prompts,
+        },
+    )
+    elapsed = time.perf_counter() - started
+    name = f"the synthetic table {table.name!r}" if synthetic else table.name
+    _print_summary(report, rows[label[seeds[0]]], learning, n_rated, name, label[seeds[0]])
+    if repeats > 1:
+        _print_repeats(report, {s: label[s] for s in seeds}, rows)
+    if args.plot:
+        plot_path = Path(args.plot)
+        plot_path.parent.mkdir(parents=True, exist_ok=True)
+        title = f"prefroute demo on {name}"
+        plot_pareto(report, plot_path, title=title)
+        curve_path = extra_plot_path(plot_path, "learning")
+        plot_learning_curves(report, curve_path, title=title)
+        _log(f"[demo] wrote {plot_path} and {curve_path}")
+    full = report.to_dict()
+    first = label[seeds[0]]
+    doc: dict[str, Any] = {
+        "dataset": table.name,
+        "n_test": report.n_test,
+        "router": full["routers"][first],
+        "best_single": full["best_single"],
+        "learning_curve": rows[first],
+        "synthetic": synthetic,
+        "learning_seconds": learning,
+        "seconds": elapsed,
+    }
+    if repeats > 1:
+        doc["runs"] = [
+            {"seed": s, "router": full["routers"][label[s]], "learning_curve": rows[label[s]]}
+            for s in seeds
+        ]
+        doc["over_runs"] = _over_runs(report, {s: label[s] for s in seeds}, rows)
+    if args.json:
+        json_path = Path(args.json)
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        _log(f"[demo] wrote {json_path}")
+    store.close()
+    return doc
+
+
+class _Run:
+    """One pass of the stream: the learned router, its learning curve and timings."""
+
+    def __init__(
+        self,
+        router: Any,
+        curve: list[tuple[float, float]],
+        rows: list[dict[str, float]],
+        seconds: float,
+        n_rated: int,
+    ) -> None:
+        self.router, self.curve, self.rows = router, curve, rows
+        self.seconds, self.n_rated = seconds, n_rated
+
+
+def _stream(
+    args: argparse.Namespace,
+    seed: int,
+    store: Any,
+    table: RoutingTable,
+    test: RoutingTable,
+    X_test: NDArray[np.float32],
+    encoder: PrecomputedEncoder,
+    dataset: str,
+    id_prefix: str,
+) -> _Run:
+    """Stream the training prompts once through a fresh chain (order, preferences and router
+    seeded by ``seed``), rating every answer; the learning curve is measured on the test set."""
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+
+    from shared import Preference
+    from shared.evaluation import evaluate_routers
+
+    from .callbacks import FeedbackCallbackHandler
+    from .chat_models import RouterChatModel
+    from .testing import ReplayChatModel
+
+    rng = np.random.default_rng(seed)
+    models = list(table.models)
+    train = table.split("train")
     outcomes: dict[str, dict[str, tuple[float, float]]] = {m: {} for m in models}
     for i, prompt in enumerate(table.prompts):
         for j, m in enumerate(models):
@@ -172,11 +284,10 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     router_model = RouterChatModel(
         models=members,
         pool={m: members[m].card() for m in models},
-        router=_make_router(args.router, args.seed),
-        encoder=fast_encoder,
+        router=_make_router(args.router, seed),
+        encoder=encoder,
         explore=True,
     )
-    store = FeedbackStore(args.store)
     handler = FeedbackCallbackHandler(store, router=router_model)
     chain = (
         ChatPromptTemplate.from_messages([("human", "{prompt}")]) | router_model | StrOutputParser()
@@ -193,7 +304,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     for step, i in enumerate(order, start=1):
         w_cost = float(rng.beta(1.0, 1.0))
         pref = Preference(quality=1.0 - w_cost, cost=w_cost)
-        request_id = f"{train.ids[i]}#{step}"
+        request_id = f"{id_prefix}{train.ids[i]}#{step}"
         tick = time.perf_counter()
         chain.invoke(
             {"prompt": train.prompts[i]},
@@ -218,7 +329,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
                 test.quality,
                 test.cost,
                 models,
-                dataset=table.name,
+                dataset=dataset,
             )
             r = rep.routers[ROUTER_LABEL]
             curve.append((marks[step], r.aiq))
@@ -228,6 +339,8 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
                     "aiq": r.aiq,
                     "anchored_aiq": float(r.anchored_aiq or 0.0),
                     "q_at_cbest": r.q_at_cbest,
+                    "hull_aiq": rep.hull.aiq,
+                    "q_best": rep.q_best,
                     "mean_reward_so_far": earned / step,
                     "mean_cost_so_far": spent / step,
                 }
@@ -237,55 +350,54 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
                 f"{r.aiq:.4f} (anchored {r.anchored_aiq:.4f}), Q@Cbest {r.q_at_cbest:.4f} "
                 f"(hull AIQ {rep.hull.aiq:.4f})"
             )
-
     engine_router = router_model.routing_engine.router
     assert engine_router is not None
-    report = evaluate_routers(
-        {ROUTER_LABEL: engine_router},
-        X_test,
-        test.quality,
-        test.cost,
-        models,
-        dataset=table.name,
-        learning_curves={ROUTER_LABEL: curve},
-        bootstrap=BOOTSTRAP_RESAMPLES,
-        random_state=args.seed,
-        meta={
-            "encoder": encoder.name,
-            "router": type(engine_router).__name__,
-            "seed": args.seed,
-            "stream": len(order),
-        },
+    return _Run(engine_router, curve, curve_rows, learning, len(order))
+
+
+def _over_runs(
+    report: EvaluationReport, labels: dict[int, str], rows: dict[str, list[dict[str, float]]]
+) -> dict[str, Any]:
+    """Mean and worst over the runs of AIQ - hull and Q@Cbest - best single, per share."""
+    out: dict[str, Any] = {"seeds": list(labels)}
+    for key, ref in (("aiq_minus_hull", "hull_aiq"), ("q_at_cbest_minus_best", "q_best")):
+        value = "aiq" if key == "aiq_minus_hull" else "q_at_cbest"
+        per_share = []
+        for k, share in enumerate(CHECKPOINTS):
+            d = [rows[labels[s]][k][value] - rows[labels[s]][k][ref] for s in labels]
+            per_share.append({"share": share, "mean": float(np.mean(d)), "worst": float(min(d))})
+        out[key] = per_share
+    final = [report.routers[n].aiq - report.hull.aiq for n in labels.values()]
+    out["final_aiq_minus_hull"] = {"mean": float(np.mean(final)), "worst": float(min(final))}
+    return out
+
+
+def _print_repeats(
+    report: EvaluationReport, labels: dict[int, str], rows: dict[str, list[dict[str, float]]]
+) -> None:
+    q_best = report.q_best
+    print(f"over {len(labels)} stream orders (seeds {', '.join(map(str, labels))})")
+    print(
+        f"  {'seed':>5}  {'AIQ - hull (95% interval)':<30}  {'Q@Cbest - best (95% interval)':<30}"
     )
-    elapsed = time.perf_counter() - started
-    label = f"the synthetic table {table.name!r}" if synthetic else table.name
-    _print_summary(report, curve_rows, learning, len(store.records(rated_only=True)), label)
-    if args.plot:
-        plot_path = Path(args.plot)
-        plot_path.parent.mkdir(parents=True, exist_ok=True)
-        title = f"prefroute demo on {label}"
-        plot_pareto(report, plot_path, title=title)
-        curve_path = extra_plot_path(plot_path, "learning")
-        plot_learning_curves(report, curve_path, title=title)
-        _log(f"[demo] wrote {plot_path} and {curve_path}")
-    full = report.to_dict()
-    doc = {
-        "dataset": table.name,
-        "n_test": report.n_test,
-        "router": full["routers"][ROUTER_LABEL],
-        "best_single": full["best_single"],
-        "learning_curve": curve_rows,
-        "synthetic": synthetic,
-        "learning_seconds": learning,
-        "seconds": elapsed,
-    }
-    if args.json:
-        json_path = Path(args.json)
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
-        _log(f"[demo] wrote {json_path}")
-    store.close()
-    return doc
+    for seed, name in labels.items():
+        r = report.routers[name]
+        da, dq = r.aiq - report.hull.aiq, r.q_at_cbest - q_best
+        ia = iq = ""
+        if r.vs_hull is not None:
+            (alo, ahi), (qlo, qhi) = r.vs_hull.aiq_interval, r.vs_hull.q_at_cbest_interval
+            ia, iq = f" [{alo:+.4f}, {ahi:+.4f}]", f" [{qlo:+.4f}, {qhi:+.4f}]"
+        print(f"  {seed:>5}  {da:+.4f}{ia:<22}  {dq:+.4f}{iq:<22}")
+    summary = _over_runs(report, labels, rows)
+    shares = "".join(f"  {share:>15.0%}" for share in CHECKPOINTS)
+    print(f"  {'learning curve, mean (worst)':<30}{shares}")
+    for key, title in (
+        ("aiq_minus_hull", "AIQ - hull"),
+        ("q_at_cbest_minus_best", "Q@Cbest - best"),
+    ):
+        cells = "".join(f"  {p['mean']:>+7.4f} ({p['worst']:+.4f})" for p in summary[key])
+        print(f"  {title:<30}{cells}")
+    print()
 
 
 def _print_summary(
@@ -294,8 +406,9 @@ def _print_summary(
     seconds: float,
     n_rated: int,
     label: str,
+    router_label: str = ROUTER_LABEL,
 ) -> None:
-    r = report.routers[ROUTER_LABEL]
+    r = report.routers[router_label]
     best = report.best_single
     print(
         f"\nprefroute demo on {label}: {report.n_test} test prompts, {n_rated} ratings "
@@ -394,6 +507,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=0,
         help="seed of the synthetic table, the stream order, the users' preferences and the "
         "router (default 0)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int_at_least(1),
+        default=1,
+        metavar="N",
+        help="stream the training prompts N times, with the orders, preferences and routers "
+        "of seeds SEED .. SEED+N-1 (the table stays the same), and report each run with the "
+        "mean and worst over them (default 1)",
     )
     p.add_argument(
         "--json", default=None, type=output_file, help="write the final frontier as JSON here"

@@ -87,6 +87,9 @@ DEFAULT_MAX_REGRET = 0.05
 DEFAULT_ALPHA = 30.0
 #: Ridge penalty of the default router's prompt deviation shared by every member.
 DEFAULT_POOLED_ALPHA = 10.0
+#: Standard errors of evidence the default router's guard asks for before leaving the prior's
+#: favourite member at a price, and before deciding prompt by prompt there.
+DEFAULT_GUARD_MARGIN = 1.0
 
 logger = logging.getLogger("prefroute.engine")
 
@@ -124,6 +127,8 @@ def cold_start_router(random_state: int | None = None) -> RidgeRouter:
         exploration="safe",
         exploration_weight=1.0,
         max_regret=DEFAULT_MAX_REGRET,
+        guard=True,
+        guard_margin=DEFAULT_GUARD_MARGIN,
         solver="sherman_morrison",
         random_state=random_state,
     )

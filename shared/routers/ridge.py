@@ -63,12 +63,14 @@ from ..exceptions import DataError, InvalidParameterError
 from ..outcomes import check_bandit_arrays
 from ..preference import Preference, PreferenceLike
 from ._cost import CostHistory
+from ._guard import OnlineGuard, preference_price
 from ._linear import DEFAULT_ALPHAS, RidgeHeads, design, gram
 from ._penalty import select_penalties
 from ._tasks import TaskLevels
 from .ridge_stats import RidgeStatistics
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
 
 __all__ = ["RidgeRouter"]
 
@@ -161,6 +163,15 @@ class RidgeRouter(
         exploration_weight: scale of the exploration.
         max_regret: utility (quality points at a pure-quality preference) ``"safe"``
             exploration may give up per call.
+        guard: for a router started from priors (``initialize``, the cold start) and learning
+            by ``update``, decide prompt by prompt only where the evidence supports it (see
+            ``shared/routers/_guard.py`` and ``docs/concepts.md``): at each price every prompt
+            goes to the member with the best mean utility (the prior-shrunk member means, at
+            the mean prompt seen), except at prices where a doubly robust estimate from the
+            logged ratings and propensities (``guard_``) shows per-prompt decisions better than
+            that constant choice by ``guard_margin`` standard errors. A router fitted in batch (``fit``, ``partial_fit``, ``fit_bandit``) has no
+            such evidence and does not guard.
+        guard_margin: standard errors of evidence the guard asks for.
         n_draws: Monte Carlo draws for the Thompson probabilities.
         cost_scale: fixed cost unit; default: 95th percentile of the training costs.
         random_state: seed of the exploration draws.
@@ -180,6 +191,8 @@ class RidgeRouter(
         "exploration": [Options(("none", "ucb", "thompson", "safe"))],
         "exploration_weight": [Interval(float, 0, None, closed="left")],
         "max_regret": [Interval(float, 0, None, closed="left")],
+        "guard": ["boolean"],
+        "guard_margin": [Interval(float, 0, None, closed="left")],
         "n_draws": [Interval(int, 2, None)],
         "cost_scale": [None, Interval(float, 0, None, closed="neither")],
         "random_state": ["random_state"],
@@ -209,6 +222,8 @@ class RidgeRouter(
         exploration: str = "none",
         exploration_weight: float = 1.0,
         max_regret: float = 0.05,
+        guard: bool = False,
+        guard_margin: float = 1.0,
         n_draws: int = 64,
         cost_scale: float | None = None,
         random_state: int | None = None,
@@ -226,6 +241,8 @@ class RidgeRouter(
         self.exploration = exploration
         self.exploration_weight = exploration_weight
         self.max_regret = max_regret
+        self.guard = guard
+        self.guard_margin = guard_margin
         self.n_draws = n_draws
         self.cost_scale = cost_scale
         self.random_state = random_state
@@ -289,10 +306,10 @@ class RidgeRouter(
     ) -> None:
         K = len(models)
         p = n_features + int(self.fit_intercept)
-        hierarchical = self.prior_strength > 0 or self.pooled_alpha is not None
+        hierarchical = self.prior_strength > 0 or self.pooled_alpha is not None or self.guard
         if hierarchical and (not self.fit_intercept or self.penalize_intercept):
             raise InvalidParameterError(
-                "prior_strength > 0 and pooled_alpha need fit_intercept=True and "
+                "prior_strength > 0, pooled_alpha and guard need fit_intercept=True and "
                 "penalize_intercept=False (they act on each model's mean)."
             )
         self.models_ = list(models)
@@ -319,6 +336,7 @@ class RidgeRouter(
         self.quality_heads_.pooled_alpha = self.pooled_alpha
         self.task_levels_ = TaskLevels(K, {"q": p, "c": p if self.predict_cost else 1})
         self.rng_ = np.random.default_rng(self.random_state)
+        self.guard_: OnlineGuard | None = None
 
     def _add(
         self,
@@ -404,6 +422,12 @@ class RidgeRouter(
         return rows if (rows >= 0).any() else None
 
     # ------------------------------------------------------------------ latency
+    @property
+    def scalarized_sweep(self) -> bool:
+        """Whether an evaluation sweep may scalarize this router's predictions; not while the
+        guard decides (its choices depend on the price beyond a scalarization)."""
+        return getattr(self, "guard_", None) is None
+
     @property
     def predicts_latency(self) -> bool:
         """Whether latency heads exist (trained with ``latency=`` or ``prior_latency=``)."""
@@ -583,6 +607,8 @@ class RidgeRouter(
         k = model_index(self.models_, model)
         q, c, lat = check_update(quality, cost, propensity, type(self).__name__, latency=latency)
         t = check_task(task, type(self).__name__)
+        if self.guard_ is not None and propensity < 1.0:  # a sure choice shows no alternative
+            self._observe_guard(xr, k, q, c, float(propensity))
         Q, C = np.array([[q]]), np.array([[np.nan if c is None else c]])
         self._add(xr, Q, C, [k], None if t is None else [t])
         if lat is not None:
@@ -700,6 +726,7 @@ class RidgeRouter(
         self.cost_history_ = CostHistory()
         if prior_latency is not None:
             self._setup_latency(prior_latency, None)
+        self.guard_ = OnlineGuard(self.guard_margin) if self.guard else None
         return self
 
     # ------------------------------------------------------------------ model pool changes
@@ -772,13 +799,10 @@ class RidgeRouter(
     def _predict(
         self, X: FloatArray, task_rows: NDArray[np.intp] | None = None
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        Xt = design(X, self.fit_intercept)
-        Wq = self.quality_heads_.weights()
-        q_raw = Xt @ Wq
-        Wc = self.cost_heads_.weights()
-        c = Xt @ Wc if self.predict_cost else np.repeat(Wc, X.shape[0], axis=0)
+        q_raw, c, Xt = self._predict_design(design(X, self.fit_intercept))
         if task_rows is not None:  # each row's task level on top of the member level
             s = float(self.task_strength)
+            Wq, Wc = self.quality_heads_.weights(), self.cost_heads_.weights()
             q_raw = q_raw + self.task_levels_.row_offsets("q", Wq, s, task_rows)
             c = c + self.task_levels_.row_offsets("c", Wc, s, task_rows)
         return q_raw, np.maximum(c, 0.0), Xt
@@ -813,6 +837,63 @@ class RidgeRouter(
         mask = np.ones(len(self.models_), dtype=bool)
         return self._call_scores(X, preference, explore, mask, None)
 
+    def _member_means(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Each member's mean quality and cost at the mean prompt seen so far, and the standard
+        deviation of that mean quality (what the guard's constant choice compares)."""
+        heads = self.quality_heads_
+        d = heads.p - 1
+        seen = heads.n > 0
+        xbar = heads.A[seen, :d, d].sum(axis=0) / heads.n[seen].sum() if seen.any() else 0.0
+        xt = np.append(np.zeros(d) + xbar, 1.0)[None, :]
+        q_raw, c, _ = self._predict_design(xt)
+        std = heads.sigma() * heads.widths(xt)
+        return np.clip(q_raw[0], 0.0, 1.0), np.maximum(c[0], 0.0), std[0]
+
+    def _predict_design(self, Xt: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Raw (unclipped) quality and cost predictions on the design rows ``Xt``."""
+        q_raw = Xt @ self.quality_heads_.weights()
+        Wc = self.cost_heads_.weights()
+        c = Xt @ Wc if self.predict_cost else np.repeat(Wc, Xt.shape[0], axis=0)
+        return q_raw, c, Xt
+
+    def _observe_guard(self, x: FloatArray, arm: int, q: float, c: float | None, p: float) -> None:
+        """Add one rating to the guard's evidence, with the predictions made before it."""
+        guard = self.guard_
+        assert guard is not None
+        q_raw, c_hat, _ = self._predict(x)
+        tau = self.cost_scale_
+        u_hat = guard.utilities(np.clip(q_raw[0], 0.0, 1.0), c_hat[0], tau)
+        q_bar, c_bar, _ = self._member_means()
+        constant = np.asarray(guard.utilities(q_bar, c_bar, tau).argmax(axis=1), dtype=np.intp)
+        cost = c_hat[0, arm] if c is None else c
+        observed = guard.utilities(np.array([q]), np.array([cost]), tau)[:, 0]
+        guard.observe(
+            u_hat,
+            per_prompt=np.asarray(u_hat.argmax(axis=1), dtype=np.intp),
+            constant=constant,
+            arm=arm,
+            propensity=p,
+            observed=observed,
+        )
+
+    def _constant_scores(
+        self, n: int, cost: FloatArray | None, task_rows: NDArray[np.intp] | None
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The guard's constant scores for ``n`` prompts: each member's mean quality and cost
+        (the call's ``cost`` when known), plus each row's task level, and the standard deviation
+        of the mean quality."""
+        q_bar, c_bar, std = self._member_means()
+        shape = (n, len(q_bar))
+        q = np.array(np.broadcast_to(q_bar, shape))
+        c = np.array(np.broadcast_to(c_bar, shape) if cost is None else cost)
+        if task_rows is not None:  # one choice per price and task
+            s = float(self.task_strength)
+            Wq, Wc = self.quality_heads_.weights(), self.cost_heads_.weights()
+            q = np.clip(q + self.task_levels_.row_offsets("q", Wq, s, task_rows), 0.0, 1.0)
+            if cost is None:
+                c = np.maximum(c + self.task_levels_.row_offsets("c", Wc, s, task_rows), 0.0)
+        return q, c, np.array(np.broadcast_to(std, shape))
+
     @_synchronized
     def _call_scores(
         self,
@@ -823,15 +904,23 @@ class RidgeRouter(
         cost: FloatArray | None,
         tasks: Sequence[str | None] | None = None,
     ) -> RouteScores:
-        q_raw, c_hat, Xt = self._predict(X, self._task_rows(tasks, X.shape[0]))
-        c = c_hat if cost is None else cost
-        q = np.clip(q_raw, 0.0, 1.0)
         lat = self._predict_latency(X.shape[0])
         l_scale = getattr(self, "latency_scale_", 1.0)
+        guard = getattr(self, "guard_", None)
+        std: FloatArray | None = None
+        task_rows = self._task_rows(tasks, X.shape[0])
+        if guard is not None and not guard.per_prompt_at(preference_price(preference)):
+            q, c, std = self._constant_scores(X.shape[0], cost, task_rows)  # one choice
+            q_raw = q
+        else:
+            q_raw, c_hat, Xt = self._predict(X, task_rows)
+            c = c_hat if cost is None else cost
+            q = np.clip(q_raw, 0.0, 1.0)
         utility = scalarize(preference, q, c, self.cost_scale_, lat, l_scale)
         if not explore or self.exploration == "none" or self.exploration_weight == 0:
             return RouteScores(utility=utility, quality=q, cost=c, latency=lat)
-        std = self.quality_heads_.sigma() * self.quality_heads_.widths(Xt)
+        if std is None:
+            std = self.quality_heads_.sigma() * self.quality_heads_.widths(Xt)
         spread = self.exploration_weight * std
         if self.exploration == "ucb":
             bonus = utility + preference.quality * spread
@@ -874,6 +963,8 @@ class RidgeRouter(
         if self.task_levels_.n_tasks:
             meta["tasks"] = list(self.task_levels_.names)
             arrays.update(self.task_levels_.state("t_"))
+        if self.guard_ is not None:
+            arrays.update(self.guard_.state("g_"))
         return meta, arrays
 
     @_synchronized
@@ -892,3 +983,5 @@ class RidgeRouter(
             self.latency_scale_ = float(meta["latency_scale"])
         if meta.get("tasks"):
             self.task_levels_.load(list(meta["tasks"]), "t_", arrays)
+        if "g_n" in arrays:
+            self.guard_ = OnlineGuard.load("g_", arrays, self.guard_margin)

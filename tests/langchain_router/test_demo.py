@@ -61,3 +61,36 @@ def test_demo_command_writes_report(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "95% interval" in printed
     assert out_png.stat().st_size > 0
     assert out_png.with_name(f"{out_png.stem}.learning.png").stat().st_size > 0
+
+
+def test_demo_repeats_report_each_stream_order_with_mean_and_worst(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--repeats 2` streams the table twice (seeds 3 and 4) and reports both runs, and the mean
+    and worst of AIQ - hull and Q@Cbest - best over them, per share of the stream."""
+    out_json = tmp_path / "demo.json"
+    code = main(
+        ["demo", "--n-prompts", "40", "--seed", "3", "--repeats", "2", "--json", str(out_json)]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "over 2 stream orders (seeds 3, 4)" in printed
+    doc = json.loads(out_json.read_text())
+    assert [run["seed"] for run in doc["runs"]] == [3, 4]
+    assert doc["router"] == doc["runs"][0]["router"]
+    over = doc["over_runs"]
+    for key, value, ref in (
+        ("aiq_minus_hull", "aiq", "hull_aiq"),
+        ("q_at_cbest_minus_best", "q_at_cbest", "q_best"),
+    ):
+        for k, cell in enumerate(over[key]):
+            diffs = [
+                run["learning_curve"][k][value] - run["learning_curve"][k][ref]
+                for run in doc["runs"]
+            ]
+            assert cell["mean"] == pytest.approx(np.mean(diffs))
+            assert cell["worst"] == pytest.approx(min(diffs))
+    for run in doc["runs"]:  # the final frontier is the router after 100% of the stream
+        assert run["router"]["aiq"] == pytest.approx(run["learning_curve"][-1]["aiq"])
+    final = over["final_aiq_minus_hull"]
+    assert final["worst"] == pytest.approx(over["aiq_minus_hull"][-1]["worst"])
