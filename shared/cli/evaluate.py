@@ -348,7 +348,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         choices=ENCODER_CHOICES,
         default="minilm",
         help="prompt features: MiniLM (default), hashed words (fast, no model), or both side by "
-        "side (MiniLM reads 256 word pieces; the hashing block sees the whole prompt)",
+        "side (MiniLM reads 256 word pieces; the hashing block sees the whole prompt); onnx / "
+        "onnx-int8: MiniLM on ONNX Runtime (prefroute[onnx]); model2vec: a static encoder "
+        "distilled from MiniLM (prefroute[model2vec]); see docs/encoders.md",
     )
     p.add_argument(
         "--feedback",

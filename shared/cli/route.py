@@ -59,10 +59,13 @@ def parse_preference(text: str) -> Preference:
 
 
 def _encoder(args: argparse.Namespace, trained_with: str | None) -> Any:
-    from ..encoders import HashingEncoder, default_encoder
+    from ..encoders import HashingEncoder
+    from ..encoders.named import choice_of, named_encoder
 
     name = trained_with or ("minilm" if args.encoder is None else args.encoder)
-    if args.encoder is not None and trained_with and not trained_with.startswith(args.encoder):
+    choice = choice_of(trained_with) if trained_with else args.encoder or "minilm"
+    same = choice == args.encoder or (trained_with or "").startswith(f"{args.encoder}:")
+    if args.encoder is not None and trained_with and not same:
         raise DimensionMismatchError(
             f"the router was trained with encoder {trained_with} (training.json), not "
             f"--encoder {args.encoder}"
@@ -70,7 +73,7 @@ def _encoder(args: argparse.Namespace, trained_with: str | None) -> Any:
     if name.startswith("hashing"):
         width = name.split(":")[1] if ":" in name else str(args.n_features)
         return HashingEncoder(n_features=int(width.split(":")[0]))
-    return default_encoder()
+    return named_encoder(choice or "minilm")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,7 +132,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument(
         "--encoder",
-        choices=("minilm", "hashing"),
+        choices=("minilm", "hashing", "onnx", "onnx-int8", "model2vec"),
         default=None,
         help="prompt encoder when the folder has no training.json (default: minilm)",
     )

@@ -71,9 +71,9 @@ def _make_encoder(kind: str, n_features: int) -> Any:
         from ..encoders import HashingEncoder
 
         return HashingEncoder(n_features=n_features)
-    from ..encoders import default_encoder
+    from ..encoders.named import named_encoder
 
-    return default_encoder()
+    return named_encoder(kind)
 
 
 def _new_router(args: argparse.Namespace) -> BaseRouter:
@@ -275,9 +275,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--encoder",
-        choices=("minilm", "hashing"),
+        choices=("minilm", "hashing", "onnx", "onnx-int8", "model2vec"),
         default="minilm",
-        help="prompt encoder; must match the application's (default: minilm)",
+        help="prompt encoder; must match the application's (default: minilm; onnx, onnx-int8 "
+        "and model2vec need the prefroute[onnx] / prefroute[model2vec] extras)",
     )
     parser.add_argument(
         "--n-features",
