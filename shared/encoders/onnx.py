@@ -131,7 +131,7 @@ def export_onnx(source: Path, folder: Path, precision: str) -> dict[str, Any]:
     if precision == "int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        root = logging.getLogger()
+        root = logging.root
         level = root.level
         root.setLevel(logging.ERROR)  # "consider pre-processing" advice, not a problem
         try:

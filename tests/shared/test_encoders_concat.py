@@ -109,6 +109,9 @@ def test_named_encoders_for_the_command_line() -> None:
         "minilm:all-MiniLM-L6-v2",
         "hashing:384",
         "concat(1*minilm:all-MiniLM-L6-v2+0.5*hashing:1024)",
+        "onnx:all-MiniLM-L6-v2:float32",
+        "onnx:all-MiniLM-L6-v2:int8",
+        "model2vec:all-MiniLM-L6-v2:pca256",
     ]
     with pytest.raises(InvalidParameterError, match="Unknown encoder"):
         named_encoder("bert")
