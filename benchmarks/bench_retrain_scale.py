@@ -1,25 +1,35 @@
 """Retrain from a large feedback store: in-memory vs streaming vs a 2-worker Dask local cluster.
 
-Generates ``--n`` synthetic rated decisions with stored float16 embeddings (random unit vectors
-of ``--dim`` dimensions, 4 models, costs, ratings) directly in a PostgreSQL database (bulk
-INSERTs, not stored in the repository), then times each engine in a fresh subprocess and reports
-its wall time and peak resident memory (``ru_maxrss``). Every engine's router is checked against
-the streaming one (max |coef| difference).
+Generates ``--n`` synthetic rated decisions (random unit vectors of ``--dim`` dimensions stored as
+``--embeddings`` bytes, 4 models, 10% unknown costs, one rating each) directly in a PostgreSQL
+database with ``COPY`` (not stored in the repository; progress with rate and ETA), prints the
+tables' ``pg_total_relation_size``, then times each engine in a fresh subprocess: wall time, peak
+resident memory (``ru_maxrss``; the Dask workers' own peaks too) and the load average before and
+after. Every engine's router is checked against the streaming one (max |coef| difference), and
+the time and memory ratios to the streaming engine of the same run are printed.
 
-Usage (a separate database, niced; the machine is shared)::
+Usage (separate databases, niced, one heavy job at a time; the machine is shared)::
 
     runuser -u postgres -- createdb -O prefroute prefroute_bench
-    nice python benchmarks/bench_retrain_scale.py --n 200000 \
-        --url 'postgresql+psycopg://prefroute:prefroute@127.0.0.1:5432/prefroute_bench'
+    URL='postgresql+psycopg://prefroute:prefroute@127.0.0.1:5432/prefroute_bench'
+    nice python benchmarks/bench_retrain_scale.py --n 1000000 --url "$URL" --encode-sample 200
+    # storage per format; without stored embeddings, read + encode the first 2,000 rows
+    nice python benchmarks/bench_retrain_scale.py --n 1000000 --url "$URL32" \
+        --embeddings float32 --storage-only
+    nice python benchmarks/bench_retrain_scale.py --n 1000000 --url "$URLOFF" --embeddings off \
+        --engines encode --encode-rows 2000
 
-The encoding cost of rows *without* stored embeddings is sampled separately
-(``--encode-sample`` prompts through MiniLM) and extrapolated linearly; it is reported, not run.
+The encoding cost of rows *without* stored embeddings is sampled, never run on the whole log:
+``--encode-sample`` prompts of ~200 characters through MiniLM, and the ``encode`` engine (the
+streaming read of the first ``--encode-rows`` ids of a store without embeddings, MiniLM encoding
+each short synthetic prompt), both extrapolated linearly to ``--n``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -132,19 +142,49 @@ def _fingerprint(dim: int) -> str:
     return encoder_fingerprint(HashingEncoder(n_features=dim))
 
 
-def run_engine(url: str, engine: str, dim: int) -> dict[str, Any]:
-    """Run one engine in this process (called in a subprocess); prints a JSON line."""
+def _worker_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_engine(url: str, engine: str, dim: int, encode_rows: int) -> dict[str, Any]:
+    """Run one engine in this process (called in a subprocess); returns its figures.
+
+    ``encode``: the streaming read of the first ``encode_rows`` row ids with MiniLM encoding
+    every prompt (a store without stored embeddings), timed per row.
+    """
     import functools
 
     from shared import FeedbackStore, HashingEncoder, RidgeRouter
-    from shared.feedback.training import LogReader, fit_ridge_streaming, read_log
+    from shared.feedback.training import (
+        LogReader,
+        TrainingPlan,
+        accumulate,
+        fit_ridge_streaming,
+        read_log,
+    )
+    from shared.routers.ridge_stats import RidgeStatistics
 
     encoder = HashingEncoder(n_features=dim)  # never called: every row has a stored embedding
+    out: dict[str, Any] = {"engine": engine, "load_before": os.getloadavg()[0]}
     start = time.perf_counter()
+    router = None
     with FeedbackStore(url) as store:
         if engine == "stream":
-            result = fit_ridge_streaming(RidgeRouter(alpha="gcv"), store, encoder)
+            plan = LogReader(store, encoder).plan()
+            out["plan_seconds"] = time.perf_counter() - start
+            result = fit_ridge_streaming(RidgeRouter(alpha="gcv"), store, encoder, plan=plan)
             router, rows, encoded = result.router, result.rows, result.encoded
+        elif engine == "encode":
+            from shared.encoders import SentenceTransformerEncoder
+
+            minilm = SentenceTransformerEncoder()
+            minilm.encode(["warm up"])
+            start = time.perf_counter()
+            reader = LogReader(store, minilm, chunk_size=1000)
+            plan = TrainingPlan(encode_rows, 1, encode_rows, {}, 1.0)
+            stats = RidgeStatistics(n_features=int(minilm.dimension))
+            _, encoded = accumulate(reader, plan, stats, upto=encode_rows)
+            rows = stats.rows
         elif engine == "dask":
             from distributed import Client, LocalCluster
 
@@ -158,21 +198,24 @@ def run_engine(url: str, engine: str, dim: int) -> dict[str, Any]:
                 result = fit_ridge_dask(
                     RidgeRouter(alpha="gcv"), store, factory, client=client, partitions=8
                 )
+                out["worker_peak_rss_mb"] = sorted(client.run(_worker_peak_mb).values())
             router, rows, encoded = result.router, result.rows, result.encoded
         else:
             from shared.feedback.learner import fill_missing_costs
 
             log, X, encoded = read_log(LogReader(store, encoder))
+            out["read_seconds"] = time.perf_counter() - start
             router = RidgeRouter(alpha="gcv").fit_bandit(
                 X, list(log.chosen), log.quality, fill_missing_costs(log), log.propensity,
                 models=list(log.models),
             )  # fmt: skip
             rows = len(log)
-    seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    np.save(f"/tmp/bench_retrain_{engine}.npy", router.coef_)
-    return {"engine": engine, "rows": rows, "encoded": encoded, "seconds": seconds,
-            "peak_rss_mb": peak_mb}  # fmt: skip
+    out["seconds"] = time.perf_counter() - start
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["load_after"] = os.getloadavg()[0]
+    if router is not None:
+        np.save(f"/tmp/bench_retrain_{engine}.npy", router.coef_)
+    return {**out, "rows": rows, "encoded": encoded}
 
 
 def sample_encoding(k: int) -> float:
@@ -208,10 +251,16 @@ def main() -> None:
         action="store_true",
         help="generate (unless --skip-generate), print the tables' sizes, run no engine",
     )
+    parser.add_argument(
+        "--encode-rows",
+        type=int,
+        default=2000,
+        help="rows read and MiniLM-encoded by the 'encode' engine (run it on --embeddings off)",
+    )
     parser.add_argument("--engine", help=argparse.SUPPRESS)  # subprocess mode
     args = parser.parse_args()
     if args.engine:
-        print(json.dumps(run_engine(args.url, args.engine, args.dim)))
+        print(json.dumps(run_engine(args.url, args.engine, args.dim, args.encode_rows)))
         return
     stored = None if args.embeddings == "off" else args.embeddings
     if not args.skip_generate:
@@ -227,17 +276,31 @@ def main() -> None:
     for engine in args.engines.split(","):
         out = subprocess.run(
             [sys.executable, __file__, "--url", args.url, "--dim", str(args.dim),
-             "--engine", engine],
+             "--engine", engine, "--encode-rows", str(args.encode_rows)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         r = results[-1]
+        extra = "".join(f"  {k} {r[k]:.1f} s" for k in ("plan_seconds", "read_seconds") if k in r)
+        if "worker_peak_rss_mb" in r:
+            extra += "  workers' peak RSS " + "/".join(f"{m:.0f}" for m in r["worker_peak_rss_mb"])
         print(f"{engine:7s} rows {r['rows']}  encoded {r['encoded']}  {r['seconds']:.1f} s  "
-              f"{r['rows'] / r['seconds']:.0f} rows/s  peak RSS {r['peak_rss_mb']:.0f} MB")  # fmt: skip
-    ref = np.load("/tmp/bench_retrain_stream.npy")
-    for r in results:
-        diff = float(np.abs(np.load(f"/tmp/bench_retrain_{r['engine']}.npy") - ref).max())
-        print(f"{r['engine']:7s} max |coef - stream coef| = {diff:.2e}")
+              f"{r['rows'] / r['seconds']:.0f} rows/s  peak RSS {r['peak_rss_mb']:.0f} MB"
+              f"{extra}  load {r['load_before']:.1f} -> {r['load_after']:.1f}", flush=True)  # fmt: skip
+        if engine == "encode":
+            per = r["seconds"] / max(r["rows"], 1)
+            print(f"encode  {1e3 * per:.2f} ms per row read + MiniLM-encoded -> "
+                  f"{per * args.n:.0f} s ({per * args.n / 3600:.1f} h) for {args.n} rows "
+                  "without stored embeddings, one process", flush=True)  # fmt: skip
+    timed = {r["engine"]: r for r in results if r["engine"] != "encode"}
+    if "stream" in timed:
+        ref = np.load("/tmp/bench_retrain_stream.npy")
+        for name, r in timed.items():
+            diff = float(np.abs(np.load(f"/tmp/bench_retrain_{name}.npy") - ref).max())
+            ratio = r["seconds"] / timed["stream"]["seconds"]
+            print(f"{name:7s} max |coef - stream coef| = {diff:.2e}  time / stream time = "
+                  f"{ratio:.2f}  peak RSS / stream = "
+                  f"{r['peak_rss_mb'] / timed['stream']['peak_rss_mb']:.2f}")  # fmt: skip
     if args.encode_sample:
         per = sample_encoding(args.encode_sample)
         print(f"MiniLM encoding: {1e3 * per:.2f} ms per prompt (batched, 1 process) -> "
