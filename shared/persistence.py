@@ -6,7 +6,8 @@ A saved router directory looks like this::
     DIR/v-<time>-<random>/     one complete save: router.json + arrays.npz (never changed again)
 
 ``router.json`` holds a format tag, a format version, the router class, its constructor
-parameters and its JSON-able learned state; ``arrays.npz`` holds the arrays (plain numeric
+parameters (with the names of the tuple-valued ones, which load back as tuples: JSON has only
+lists) and its JSON-able learned state; ``arrays.npz`` holds the arrays (plain numeric
 ``.npy`` members, read with ``allow_pickle=False``).
 
 **A save is one atomic step.** :func:`save_router` writes a new version directory under a
@@ -92,6 +93,8 @@ MAX_JSON_BYTES = 1 << 28
 
 _MANIFEST = "manifest.json"
 _META = "router.json"
+#: ``router.json`` key naming the constructor parameters that were tuples (saved as lists).
+_TUPLE_PARAMS = "tuple_params"
 _ARRAYS = "arrays.npz"
 _FILES = (_META, _ARRAYS)
 _VERSION_RE = re.compile(r"^v-[0-9]{20}-[0-9a-f]{8}$")
@@ -133,8 +136,6 @@ def _json_default(value: Any) -> Any:
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
-    if isinstance(value, tuple):
-        return list(value)
     raise TypeError(f"Cannot store {type(value).__name__} in router.json")
 
 
@@ -255,11 +256,14 @@ def save_router(
     ):
         raise InvalidParameterError(f"mode must be an int in [0, 0o777], got {mode!r}.")
     meta, arrays = router._get_state()
+    params = router.get_params()
     doc = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "class": type(router).__name__,
-        "params": router.get_params(),
+        "params": params,
+        # JSON has lists only: the names of the tuple-valued parameters, restored as tuples
+        _TUPLE_PARAMS: sorted(k for k, v in params.items() if isinstance(v, tuple)),
         "state": meta,
     }
     meta_bytes = json.dumps(doc, indent=2, sort_keys=True, default=_json_default).encode()
@@ -310,6 +314,17 @@ def save_router(
 
 
 # --------------------------------------------------------------------------- reading
+def _restore_tuples(params: Mapping[str, Any], names: Any) -> dict[str, Any]:
+    """``params`` with the parameters ``names`` lists turned back from lists into tuples."""
+    if not isinstance(names, list) or not all(
+        isinstance(n, str) and isinstance(params.get(n), list) for n in names
+    ):
+        raise PersistenceError(
+            f"Corrupt {_META}: {_TUPLE_PARAMS!r} must list parameters whose values are lists."
+        )
+    return {k: tuple(v) if k in names else v for k, v in params.items()}
+
+
 def _regular_file(path: Path, limit: int) -> int:
     """Size of ``path``, which must be a regular file (not a symlink) of at most ``limit``."""
     try:
@@ -561,6 +576,7 @@ def load_router(path: str | os.PathLike[str]) -> BaseRouter:
     state = doc.get("state", {})
     if not isinstance(params, Mapping) or not isinstance(state, Mapping):
         raise PersistenceError(f"Corrupt {_META}: 'params' and 'state' must be objects.")
+    params = _restore_tuples(params, doc.get(_TUPLE_PARAMS, []))
     try:
         router = cls(**params)
         router._validate_params()

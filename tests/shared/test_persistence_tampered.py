@@ -148,6 +148,10 @@ TAMPERS: dict[str, Callable[[Path], None]] = {
     "params a list": lambda p: _edit_doc(p, lambda d: d.__setitem__("params", [1])),
     "state a string": lambda p: _edit_doc(p, lambda d: d.__setitem__("state", "x")),
     "unknown parameter": lambda p: _edit_doc(p, _set_param("bogus", 1)),
+    "tuple_params a string": lambda p: _edit_doc(p, lambda d: d.__setitem__("tuple_params", "a")),
+    "tuple_params names a float": lambda p: _edit_doc(
+        p, lambda d: d.__setitem__("tuple_params", ["alpha"])
+    ),
     "invalid parameter": lambda p: _edit_doc(p, _set_param("exploration", "always")),
     "negative alpha parameter": lambda p: _edit_doc(p, _set_param("alpha", -1.0)),
     "negative cost scale": lambda p: _edit_doc(p, _set_state("cost_scale", -1.0)),
