@@ -11,7 +11,8 @@ They exist to reproduce the README's reference rows exactly and to serve as floo
 
 Both route by ``w_q * q_hat - w_c * c_hat / cost_scale_`` under a preference; the evaluation sweep
 uses their predictions directly (see :mod:`shared.evaluation.sweep`). They are evaluation yardsticks:
-no online learning and no persistence.
+no online learning; they save and load like every other router (:class:`~shared.Persists`), so a
+saved yardstick can be routed with and compared later (``prefroute route --router DIR``).
 
 Examples:
     >>> import numpy as np
@@ -26,7 +27,7 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -34,7 +35,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .._base import BaseRouter, RouteScores, calibrate_scale, scalarize
 from .._validation import Constraint, Interval, Options, check_table
-from ..capabilities import FitsTable
+from ..capabilities import FitsTable, Persists
 from ..preference import Preference
 
 __all__ = ["ReferenceKNNRouter", "ReferenceRidgeRouter"]
@@ -49,8 +50,26 @@ def _check_outcomes(
     return Xc, Q, C
 
 
-class _PredictiveRouter(FitsTable, BaseRouter):
-    """Shared routing rule: utility from predicted quality and cost."""
+class _PredictiveRouter(FitsTable, Persists, BaseRouter):
+    """Shared routing rule: utility from predicted quality and cost; saved as its arrays."""
+
+    #: The learned arrays (attribute names), saved to and restored from ``arrays.npz``.
+    _state_arrays: ClassVar[tuple[str, ...]] = ()
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
+        meta = {
+            "models": list(self.models_),
+            "n_features_in": self.n_features_in_,
+            "cost_scale": self.cost_scale_,
+        }
+        return meta, {name: getattr(self, name) for name in self._state_arrays}
+
+    def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
+        self.models_ = list(meta["models"])
+        self.n_features_in_ = int(meta["n_features_in"])
+        self.cost_scale_ = float(meta["cost_scale"])
+        for name in self._state_arrays:
+            setattr(self, name, np.asarray(arrays[name], dtype=np.float64))
 
     def _predict(self, X: FloatArray) -> tuple[FloatArray, FloatArray]:
         raise NotImplementedError
@@ -80,6 +99,8 @@ class ReferenceKNNRouter(_PredictiveRouter):
         0.625
     """
 
+    _state_arrays = ("X_", "quality_", "cost_")
+    _nan_arrays = frozenset({"quality_", "cost_"})  # unobserved cells of the training table
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         "k": [Interval(int, 1, None)],
         "weights": [Options(("uniform", "similarity"))],
@@ -153,6 +174,7 @@ class ReferenceRidgeRouter(_PredictiveRouter):
         alpha: the L2 penalty (1.0 in the README reference).
     """
 
+    _state_arrays = ("coef_",)
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         "alpha": [Interval(float, 0, None, closed="neither")],
     }

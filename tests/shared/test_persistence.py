@@ -11,17 +11,21 @@ import numpy as np
 import pytest
 
 from shared import (
+    BaseRouter,
     DomainExpertRouter,
     FixedRouter,
     KNNRouter,
     MLPRouter,
     NotFittedError,
     PersistenceError,
+    Persists,
     Preference,
     RandomRouter,
     RidgeRouter,
     load_router,
 )
+from shared._registry import router_classes
+from shared.evaluation import ReferenceKNNRouter, ReferenceRidgeRouter
 
 MODELS = ["a", "b", "c"]
 
@@ -79,6 +83,28 @@ def test_save_load_gives_identical_decisions(name: str, tmp_path: Path) -> None:
             assert set(got) <= set(MODELS)
         else:
             assert got == [d.model for d in router.decide_batch(X, pref, explore=False)]
+
+
+def test_every_shipped_router_persists() -> None:
+    """A user can save any router prefroute ships (docs/concepts.md says so)."""
+    assert [n for n, c in router_classes(builtin=True).items() if not issubclass(c, Persists)] == []
+
+
+@pytest.mark.parametrize("cls", [ReferenceKNNRouter, ReferenceRidgeRouter])
+def test_yardsticks_save_and_load(cls: type[BaseRouter], tmp_path: Path) -> None:
+    """The reference yardsticks load back with the same parameters and scores, an unobserved
+    (NaN) training cell included."""
+    X, Q, C = _data()
+    Q, C = Q.copy(), C.copy()
+    Q[3, 1], C[3, 1] = np.nan, np.nan
+    router = cls().fit(X, Q, C, models=MODELS)
+    router.save(str(tmp_path))
+    again = load_router(tmp_path)
+    assert type(again) is cls and again.get_params() == router.get_params()
+    pref = Preference(quality=1, cost=1)
+    np.testing.assert_array_equal(
+        again.decision_function(X, pref), router.decision_function(X, pref)
+    )
 
 
 @pytest.mark.parametrize("alphas", [(0.1, 1.0), [0.1, 1.0]])
