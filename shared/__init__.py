@@ -32,14 +32,16 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 
-def _public_api() -> dict[str, str]:
-    """``{public name: defining module}``, read from the ``if TYPE_CHECKING:`` block below.
+def _public_api(init_file: str = __file__) -> dict[str, str]:
+    """``{public name: defining module}``, read from the ``if TYPE_CHECKING:`` block below
+    (or of the package ``__init__.py`` at ``init_file``: :mod:`shared.routers` lists its routers
+    the same way).
 
     That block is the one list of the public API: type checkers and IDEs read its imports, and
     at run time this function reads the same imports (without executing them) so that each name
     is imported on first access (PEP 562), the way ``lazy_loader.attach_stub`` reads a stub.
     """
-    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(init_file).read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
             return {
@@ -48,7 +50,7 @@ def _public_api() -> dict[str, str]:
                 if isinstance(imp, ast.ImportFrom)
                 for alias in imp.names
             }
-    raise ImportError("shared/__init__.py lost its TYPE_CHECKING block of public names")
+    raise ImportError(f"{init_file} lost its TYPE_CHECKING block of public names")
 
 
 _EXPORTS = _public_api()

@@ -1,8 +1,8 @@
 """The one router registry: every concrete public router class, by class name.
 
 A class registers itself when it is defined (``BaseRouter.__init_subclass__`` calls
-:func:`register_router`), so a new router module needs no list to be edited anywhere: drop it
-into ``shared/routers/`` and :func:`router_classes` finds it (it imports every public module of
+:func:`register_router`), so persistence, the CLI and the tests need no list of routers: drop a
+module into ``shared/routers/`` and :func:`router_classes` finds it (it imports every public module of
 the packages in ``DISCOVERED`` on first use). Persistence (:func:`shared.load_router`), the CLI
 tables and the common estimator checks of the test suite read this registry.
 

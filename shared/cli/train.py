@@ -155,6 +155,7 @@ def _train(
     args: argparse.Namespace, router: BaseRouter, encoder: Any, engine: str
 ) -> TrainingResult:
     from ..feedback.training import LogReader, fit_ridge_streaming, read_log
+    from ..routers import RidgeRouter
 
     options: dict[str, Any] = {
         "chunk_size": args.chunk_size,
@@ -167,6 +168,7 @@ def _train(
         _warn_encoders(plan, encoder)
         options["plan"] = plan
         if engine == "stream":
+            assert isinstance(router, RidgeRouter)  # _engine() refused every other router
             return fit_ridge_streaming(
                 router,
                 store,
@@ -177,6 +179,7 @@ def _train(
         if engine == "dask":
             from ..feedback.distributed import fit_ridge_dask
 
+            assert isinstance(router, RidgeRouter)
             return fit_ridge_dask(
                 router,
                 store,
