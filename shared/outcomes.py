@@ -204,17 +204,37 @@ class BanditLog:
             decision_ids=pick(self.decision_ids),
         )
 
-    def fit_bandit_args(self, X: ArrayLike) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    def fit_bandit_args(
+        self, X: ArrayLike, router: object
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """``(args, kwargs)`` for ``router.fit_bandit(*args, **kwargs)``.
 
-        ``X`` is the embedding matrix :attr:`rows` index into (or one row per log entry when
-        the log has no rows).
+        Args:
+            X: the embedding matrix :attr:`rows` index into (or one row per log entry when
+                the log has no rows).
+            router: the router to fit; the logged latencies are passed (``latency=``) when it
+                is :class:`~shared.LearnsLatency` and the log observed at least one.
+
+        Examples:
+            >>> import numpy as np
+            >>> from shared import BaRPRouter, RidgeRouter
+            >>> log = BanditLog(chosen=("a", "b"), quality=np.array([1.0, 0.5]),
+            ...                 cost=np.array([0.01, 0.001]), propensity=np.array([0.5, 0.5]),
+            ...                 models=("a", "b"), latency=np.array([2.0, 0.4]))
+            >>> sorted(log.fit_bandit_args(np.eye(2), RidgeRouter())[1])
+            ['latency', 'models']
+            >>> sorted(log.fit_bandit_args(np.eye(2), BaRPRouter())[1])
+            ['models']
         """
+        from .capabilities import latency_kwargs
+
         Xa = np.asarray(X)
         Xr = Xa if self.rows is None else Xa[self.rows]
         kwargs: dict[str, Any] = {"models": list(self.models)}
         if self.preferences is not None:
             kwargs["preferences"] = self.preferences
+        if self.outcomes.has_latency:
+            kwargs.update(latency_kwargs(router, self.latency))
         return (Xr, list(self.chosen), self.quality, self.cost, self.propensity), kwargs
 
 

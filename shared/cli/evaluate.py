@@ -223,7 +223,7 @@ def _train_bandit(
         part = log.select(order[: max(1, round(frac * len(log)))])
         router = build_router(name, seed=seed, feedback="bandit")
         if isinstance(router, FitsBandit):
-            args, kwargs = part.fit_bandit_args(X)
+            args, kwargs = part.fit_bandit_args(X, router)
             router.fit_bandit(*args, **kwargs)
         else:
             require(router, FitsTable, "learn from bandit feedback")
@@ -232,7 +232,11 @@ def _train_bandit(
             C = np.full_like(Q, np.nan)
             Q[np.arange(len(part)), part.arms] = part.quality
             C[np.arange(len(part)), part.arms] = part.cost
-            router.fit(X[part.rows], Q, C, models=models)
+            L = None
+            if part.latency is not None:
+                L = np.full_like(Q, np.nan)
+                L[np.arange(len(part)), part.arms] = part.latency
+            router.fit(X[part.rows], Q, C, models=models, **latency_kwargs(router, L))
         value = router_aiq(router, *test, models)
         _progress(f"  {name}: {frac:.0%} of the log, test AIQ {value:.4f}")
         curve.append((frac, value))

@@ -251,8 +251,9 @@ def simulate_bandit(
         elif step in refits or step in marks:
             assert isinstance(router, FitsBandit)
             router.fit_bandit(
-                Xa[order[:step]], chosen, qs[:step], cs[:step], ps[:step], models=names
-            )
+                Xa[order[:step]], chosen, qs[:step], cs[:step], ps[:step], models=names,
+                **latency_kwargs(router, None if La is None else ls[:step]),
+            )  # fmt: skip
         if step in marks:
             value = None if test is None else router_aiq(router, *test, names, lambdas=lambdas)
             curve.append((marks[step], value))

@@ -15,6 +15,7 @@ from shared import (
     LearnsOnline,
     NotFittedError,
     Preference,
+    RidgeRouter,
 )
 from shared._base import BaseRouter, RouteScores
 from shared.evaluation import bandit_log_from_table, simulate_bandit
@@ -156,7 +157,7 @@ def test_given_logging_policy_and_fit_bandit_arguments() -> None:
     table = table_from_arrays(Q, C, MODELS)
     log = bandit_log_from_table(table, policy=[[0, 0, 2], [0, 5, 0]], preferences=[0.2, 0.5])
     assert log.chosen == ("c", "b") and log.propensity.tolist() == [1.0, 1.0]
-    args, kwargs = log.fit_bandit_args(np.arange(4).reshape(2, 2))
+    args, kwargs = log.fit_bandit_args(np.arange(4).reshape(2, 2), RidgeRouter())
     assert args[0].shape == (2, 2) and args[1] == ["c", "b"] and kwargs["models"] == MODELS
     np.testing.assert_allclose(kwargs["preferences"], [[0.8, 0.2, 0.0], [0.5, 0.5, 0.0]])
     with pytest.raises(DataError, match="no observed model"):

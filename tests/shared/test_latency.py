@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from shared import (
+    BaRPRouter,
     BaseRouter,
     Decision,
     FeedbackStore,
@@ -178,3 +179,43 @@ def test_evaluation_measures_the_latency_of_choices() -> None:
     sim = simulate_bandit(online, X, Q, C, MODELS, latency=L, seed=0, checkpoints=(1.0,))
     assert sim.log.latency is not None
     assert online.predict(X[:5], SLOW_FAST).tolist() == ["fast"] * 5
+
+
+def test_bandit_log_arguments_carry_latency_to_routers_that_learn_it() -> None:
+    """fit_bandit_args passes the logged latencies to a LearnsLatency router (ridge learns them
+    and a latency weight then picks the fast model) and leaves them out for BaRP."""
+    X, Q, C, L = _table()
+    log = bandit_log_from_table(table_from_arrays(Q, C, MODELS, latency=L), seed=0)
+    ridge = RidgeRouter(alpha=1.0)
+    args, kwargs = log.fit_bandit_args(X, ridge)
+    np.testing.assert_array_equal(kwargs["latency"], log.latency)
+    ridge.fit_bandit(*args, **kwargs)
+    assert ridge.predicts_latency
+    assert ridge.predict(X[:5], SLOW_FAST).tolist() == ["fast"] * 5
+    barp = BaRPRouter(n_steps=5, batch_size=16, random_state=0)
+    args, kwargs = log.fit_bandit_args(X, barp)
+    assert "latency" not in kwargs
+    barp.fit_bandit(*args, **kwargs)
+    no_latency = bandit_log_from_table(table_from_arrays(Q, C, MODELS), seed=0)
+    assert "latency" not in no_latency.fit_bandit_args(X, RidgeRouter())[1]
+
+
+def test_bandit_refits_learn_latency() -> None:
+    """simulate_bandit(refit_at=...) re-trains with the revealed latencies too."""
+    X, Q, C, L = _table()
+    router = RidgeRouter(alpha=1.0)
+    simulate_bandit(router, X, Q, C, MODELS, latency=L, seed=0, checkpoints=(1.0,), refit_at=[30])
+    assert router.predicts_latency
+    assert router.predict(X[:5], SLOW_FAST).tolist() == ["fast"] * 5
+
+
+def test_evaluate_bandit_feedback_passes_latency_to_a_table_router() -> None:
+    """`prefroute evaluate --feedback bandit` trains kNN on the partial table of a log with the
+    logged latencies (it used to drop them)."""
+    from shared.cli.evaluate import _train_bandit
+
+    X, Q, C, L = _table()
+    train = table_from_arrays(Q, C, MODELS, latency=L)
+    router, _, mode = _train_bandit("knn", X, train, (X, Q, C), seed=0)
+    assert mode == "bandit (partial table)" and router.predicts_latency
+    assert router.predict(X[:5], SLOW_FAST).tolist() == ["fast"] * 5
