@@ -59,8 +59,8 @@ __all__ = [
 #: Call kwarg carrying the :class:`shared.serving.Route` (the ``Decision`` object) from ``invoke``
 #: to ``_generate``/``_stream`` and, in the invocation params, to the feedback handler.
 DECISION_KEY = "router_decision"
-#: ``generation_info`` key whose ``{"model", "provider"}`` langchain-core (>= 1.8) promotes to the
-#: run's ``ls_model_name``/``ls_provider``: the member that answered names the run.
+#: ``generation_info`` key whose ``{"model", "provider"}`` langchain-core's tracer promotes to the
+#: run's ``ls_model_name``/``ls_provider`` (1.7.x and 1.8.x): the member that answered names the run.
 GATEWAY_KEY = "lc_gateway_metadata"
 #: Call kwarg carrying the extra keyword arguments given to ``bind_tools``.
 TOOL_KWARGS_KEY = "bind_tools_kwargs"

@@ -20,7 +20,8 @@ wires it into LangChain's ``BaseChatModel`` contract:
   call kwargs from the entry point to ``_generate``/``_stream`` and to the feedback handler;
 * the answering member names the run for tracing: ``ls_model_name``/``ls_provider`` of the
   member, and after a fallback the answer's gateway metadata (``lc_gateway_metadata``, which
-  langchain-core >= 1.8 promotes to the run's metadata) names the member that answered.
+  langchain-core's tracer promotes to the run's metadata, 1.7.x and 1.8.x) names the member
+  that answered.
 """
 
 from __future__ import annotations

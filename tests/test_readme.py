@@ -130,3 +130,21 @@ def test_tables_page_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(tmp_path)
     run_doc_examples("tables.md", min_blocks=1)
     assert (tmp_path / "my_app_table" / "outcomes.csv").is_file()
+
+
+def test_ci_runs_the_readme_commands_and_names_its_scripts() -> None:
+    """.ci/run runs the README's test command (which runs the set-up command first), every
+    script it runs is named in the README, and the lowest langchain-core it tests is
+    pyproject's lower bound, as the README says."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    readme = README.read_text(encoding="utf-8")
+    scripts = re.findall(r"bash (scripts/[\w.-]+\.sh)", ci)
+    assert scripts == ["scripts/start-postgres.sh", "scripts/test.sh", "scripts/test-lowest.sh"]
+    assert "```bash\nbash scripts/test.sh\n```" in readme
+    assert "bash scripts/setup.sh" in (ROOT / "scripts" / "test.sh").read_text(encoding="utf-8")
+    assert "bash scripts/setup.sh &&" in readme
+    for script in scripts:
+        assert f"bash {script}" in readme, script
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert "langchain-core>=1.7,<2" in deps["dependencies"]
+    assert "(`langchain-core>=1.7,<2`: 1.7.0)" in readme
