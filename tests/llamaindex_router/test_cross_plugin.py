@@ -219,3 +219,21 @@ def test_same_default_preference_without_any_preference() -> None:
     ).additional_kwargs["routing"]
     assert lc_routing["model"] == li_routing["model"] == "small"
     same_decision(lc_routing, li_routing)
+
+
+def test_same_decisions_with_a_task_key() -> None:
+    """A task level learned through one plugin routes the same way through the other: the key
+    given per call (LangChain task=, LlamaIndex task=) reaches the same engine."""
+    engine = RoutingEngine(make_cards(), encoder=HashingEncoder(n_features=64), explore=False)
+    lc, li = plugins(engine)
+    turns = CONVERSATIONS[0]
+    for _ in range(3):
+        engine.learn(messages_to_text(as_llamaindex(turns)), "big", 0.1, task="geo")
+    for task, expected in (("geo", "small"), ("other", "big"), (None, "big")):
+        lc_routing = lc.invoke(as_langchain(turns), preference="quality", task=task)
+        li_routing = li.chat(as_llamaindex(turns), preference="quality", task=task)
+        same_decision(
+            lc_routing.response_metadata["routing"], li_routing.additional_kwargs["routing"]
+        )
+        assert li_routing.additional_kwargs["routing"]["model"] == expected
+        assert lc_routing.response_metadata["routing"]["task"] == task
