@@ -82,6 +82,7 @@ def run_router(
         log(f"  {name}: {frac:.0%} of the stream ({time.perf_counter() - start:.0f} s)")
 
     router = build_router(name, seed=args.seed, feedback="bandit")
+    router.set_params(**args.params.get(name, {}))
     simulate_bandit(
         router, X[tr], table.quality[tr], table.cost[tr], models, seed=args.seed,
         checkpoints=FRACTIONS, on_checkpoint=checkpoint, **bandit_stream_options(name, len(tr)),
@@ -130,8 +131,20 @@ def main() -> int:
     p.add_argument("--resamples", type=int, default=1000)
     p.add_argument("--validation", action="store_true", help="evaluate on 20 %% of train")
     p.add_argument("--json", default=None)
+    p.add_argument(
+        "--params",
+        type=json.loads,
+        default={},
+        help='bandit-setting overrides per router, as JSON: \'{"linucb": {"guard": false}}\' '
+        "(how settings are compared on --validation)",
+    )
     args = p.parse_args()
-    out: dict[str, Any] = {"seed": args.seed, "validation": args.validation, "datasets": {}}
+    out: dict[str, Any] = {
+        "seed": args.seed,
+        "validation": args.validation,
+        "params": args.params,
+        "datasets": {},
+    }
     for ds in args.datasets:
         table = read_table(Path(args.data_root) / ds, on_duplicate="keep")
         X = np.asarray(cached_embeddings(list(table.prompts), default_encoder()), dtype=float)

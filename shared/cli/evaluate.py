@@ -65,6 +65,10 @@ FloatArray = NDArray[np.float64]
 #: before the presets and the registry (``feedback`` is ``"full"`` or ``"bandit"``).
 ROUTER_FACTORIES: dict[str, Callable[[int, str], BaseRouter]] = {}
 
+#: The linear bandits' settings under bandit feedback (train-only validation, docs/barp.md): a
+#: prior of 4 pseudo-observations, ten uniform tries of every model first, and the guard.
+_LINEAR_BANDIT: dict[str, Any] = {"alpha": 4.0, "prior_strength": 4.0, "warmup": 10, "guard": True}
+
 #: Named configurations beyond the registry's defaults:
 #: ``name: (class, full-information kwargs, extra kwargs under bandit feedback)``.
 #: Every registered router is also available under its short name (see :func:`router_names`).
@@ -72,15 +76,21 @@ PRESETS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "ridge": (
         "RidgeRouter",
         {"alpha": "cv"},
-        {"alpha": 1.0, "exploration": "ucb", "solver": "sherman_morrison"},
+        {
+            "alpha": 1.0,
+            "exploration": "thompson",
+            "prior_strength": 4.0,
+            "solver": "sherman_morrison",
+            "guard": True,
+        },
     ),
     "ridge-ref": ("RidgeRouter", {"alpha": 1.0, "penalize_intercept": True}, {}),
     "knn": ("KNNRouter", {"k": 40}, {}),
     "knn-ref": ("ReferenceKNNRouter", {"k": 40, "weights": "similarity"}, {}),
     # bandit settings chosen on train-only validation (benchmarks/bandit_protocol.py, docs/barp.md)
-    "thompson": ("LinearThompsonRouter", {}, {"alpha": 4.0, "prior_strength": 4.0}),
-    "linucb": ("LinUCBRouter", {}, {"alpha": 4.0, "prior_strength": 4.0}),
-    "egreedy": ("EpsilonGreedyRouter", {}, {"alpha": 4.0, "prior_strength": 4.0}),
+    "thompson": ("LinearThompsonRouter", {}, _LINEAR_BANDIT),
+    "linucb": ("LinUCBRouter", {}, _LINEAR_BANDIT),
+    "egreedy": ("EpsilonGreedyRouter", {}, _LINEAR_BANDIT),
     "barp": ("BaRPRouter", {}, {"off_policy": "dm"}),
     "experts": ("DomainExpertRouter", {}, {}),
 }

@@ -38,6 +38,7 @@ from ..exceptions import DataError
 from ..outcomes import check_bandit_arrays
 from ..preference import Preference, PreferenceLike
 from ._cost import CostHistory
+from .guard import PolicyGuard, greedy_choices, guarded_scores
 
 FloatArray = NDArray[np.float64]
 
@@ -66,12 +67,19 @@ class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persist
         "pessimism": [Interval(float, 0.0, None)],
         "prior_quality": [Interval(float, 0.0, 1.0), None],
         "prior_strength": [Interval(float, 0.0, None, closed="neither")],
+        "guard": ["boolean"],
+        "guard_margin": [Interval(float, 0.0, None)],
+        "warmup": [Interval(int, 0, None)],
         "random_state": ["random_state"],
     }
 
     @classmethod
     def _unit_test_params(cls) -> list[dict[str, Any]]:
-        return [{"random_state": 0}, {"cost_scale": 0.01, "random_state": 1}]
+        return [
+            {"random_state": 0},
+            {"cost_scale": 0.01, "random_state": 1},
+            {"guard": True, "random_state": 2},
+        ]
 
     alpha: float
     pessimism: float
@@ -79,6 +87,9 @@ class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persist
     prior_strength: float
     cost_scale: float | None
     cost_quantile: float
+    guard: bool
+    guard_margin: float
+    warmup: int
     random_state: int | None
 
     # ------------------------------------------------------------------ state
@@ -100,12 +111,50 @@ class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persist
         if self.cost_scale is None and costs is not None:
             # every training cost, not only the bounded online history
             self.cost_scale_ = calibrate_scale(costs, self.cost_quantile)
+        self.guard_ = PolicyGuard(K, margin=self.guard_margin) if self.guard else None
+
+    @property
+    def scalarized_sweep(self) -> bool:
+        """``False`` while the guard holds records: decisions then depend on the preference
+        beyond a scalarization of the predictions (the evaluation sweep asks each price)."""
+        guard = getattr(self, "guard_", None)
+        return guard is None or guard.n_records == 0
+
+    def _greedy_outcomes(self, X: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Quality (pessimistic when ``pessimism > 0``) and cost the greedy decisions act on."""
+        quality, cost, width = self._predict(X, widths=self.pessimism > 0)
+        return quality - self.pessimism * width, cost
+
+    def _guard_record(
+        self, xc: FloatArray, k: int, q: float, c: float | None, propensity: float
+    ) -> None:
+        """Record an outcome in the guard with the greedy choices and predictions of the router
+        before it learns from it (progressive validation)."""
+        assert self.guard_ is not None
+        q_hat, c_hat = self._greedy_outcomes(xc)
+        choices = greedy_choices(q_hat, c_hat, self.cost_scale_, self.guard_.prices)[0]
+        cost = np.nan if c is None else c
+        self.guard_.record(k, q, cost, propensity, choices, (q_hat[0], c_hat[0]))
 
     def _refresh_scale(self) -> None:
+        """``tau``: the fixed ``cost_scale``, else the ``cost_quantile`` of the costs observed.
+
+        Online, every model that has been tried counts once (the quantile of the models' mean
+        observed costs), so ``tau`` spans the pool's prices whichever models the router happens
+        to choose: counted per call, a router choosing mostly cheap models would shrink ``tau``,
+        which makes every preference more cost-averse and the dear models still rarer.
+        """
         if self.cost_scale is not None:
             self.cost_scale_ = float(self.cost_scale)
-        else:
-            self.cost_scale_ = self.cost_history_.scale(self.cost_quantile)
+            return
+        counts = getattr(self, "counts_", None)
+        if self.tau_online_ and counts is not None and counts.any():
+            means = self.b_cost_[counts > 0, -1] / counts[counts > 0]
+            positive = means[means > 0]
+            if positive.size:
+                self.cost_scale_ = calibrate_scale(positive, self.cost_quantile)
+                return
+        self.cost_scale_ = self.cost_history_.scale(self.cost_quantile)
 
     def _penalty(self, p: int) -> FloatArray:
         """Prior precision: ``alpha`` on the weights, ``prior_strength`` on the intercept."""
@@ -159,7 +208,7 @@ class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persist
         for k in range(len(names)):
             rows = np.isfinite(Q[:, k])
             self._fit_arm(k, X1[rows], Q[rows, k], _fill_mean(C[rows, k]))
-        return self
+        return self  # full information: the guard holds no record and never acts
 
     def fit_bandit(
         self,
@@ -188,7 +237,43 @@ class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persist
         for k in range(log.n_models):
             rows = arms == k
             self._fit_arm(k, X1[rows], log.quality[rows], cost_filled[rows])
+        if self.guard_ is not None:
+            self._guard_from_log(Xc, log.models, arms, log.quality, log.cost, log.propensity)
         return self
+
+    def _guard_from_log(
+        self,
+        X: FloatArray,
+        models: Sequence[str],
+        arms: NDArray[np.intp],
+        quality: FloatArray,
+        cost: FloatArray,
+        propensity: FloatArray,
+    ) -> None:
+        """Record a batch log in the guard with cross-fitted choices (two folds: each half's
+        choices come from arms fitted on the other half, so no record judges its own fit)."""
+        assert self.guard_ is not None
+        n = X.shape[0]
+        fold = np.random.default_rng(0).permutation(n) % 2
+        choices = np.zeros((n, len(self.guard_.prices)), dtype=np.intp)
+        pred_q, pred_c = np.full((n, len(models)), np.nan), np.full((n, len(models)), np.nan)
+        params = {**self.get_params(), "guard": False}
+        for f in (0, 1):
+            train, held = fold != f, fold == f
+            if not train.any() or not held.any():
+                continue
+            twin = type(self)(**params)
+            twin._setup(list(models), X.shape[1], None)
+            twin.cost_scale_ = self.cost_scale_
+            X1 = _with_intercept(X[train])
+            for k in range(len(models)):
+                rows = arms[train] == k
+                c = _fill_mean(cost[train][rows])
+                twin._fit_arm(k, X1[rows], quality[train][rows], c)
+            q_hat, c_hat = twin._greedy_outcomes(X[held])
+            choices[held] = greedy_choices(q_hat, c_hat, self.cost_scale_, self.guard_.prices)
+            pred_q[held], pred_c[held] = q_hat, c_hat
+        self.guard_.record_batch(arms, quality, cost, propensity, choices, (pred_q, pred_c))
 
     def update(
         self,
@@ -210,28 +295,35 @@ class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persist
             raise DataError("update takes one prompt embedding; use fit_bandit for a batch.")
         k = model_index(self.models_, model)
         q, known_cost, _ = check_update(quality, cost, propensity, type(self).__name__)
+        if self.guard_ is not None:
+            self._guard_record(xc, k, q, known_cost, propensity)
         x1 = _with_intercept(xc)[0]
         if known_cost is None:
             c = float(x1 @ self.theta_cost_[k])
         else:
             c = known_cost
             self.cost_history_.add(c)
-            if self.tau_online_:
-                self._refresh_scale()
         Ax = self.A_inv_[k] @ x1
         self.A_inv_[k] -= np.outer(Ax, Ax) / (1.0 + x1 @ Ax)
         self.b_quality_[k] += q * x1
         self.b_cost_[k] += c * x1
         self.counts_[k] += 1
         self._solve(k)
+        if self.tau_online_ and known_cost is not None:
+            self._refresh_scale()
         return self
 
     # ------------------------------------------------------------------ routing
-    def _predict(self, X: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Predicted quality, cost and the ridge width ``sqrt(x' A^-1 x)``, each ``(n, K)``."""
+    def _predict(
+        self, X: FloatArray, widths: bool = True
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Predicted quality, cost and the ridge width ``sqrt(x' A^-1 x)`` (zeros unless
+        ``widths``), each ``(n, K)``."""
         X1 = _with_intercept(X)
         quality = X1 @ self._quality_weights().T
         cost = np.maximum(X1 @ self.theta_cost_.T, 0.0)
+        if not widths:
+            return quality, cost, np.zeros_like(quality)
         width = np.sqrt(np.maximum(np.einsum("ni,kij,nj->nk", X1, self.A_inv_, X1), 0.0))
         return quality, cost, width
 
@@ -245,7 +337,19 @@ class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persist
         return self._predict(self._check_X(X, allow_1d=True))[2]
 
     def _route_scores(self, X: FloatArray, preference: Preference, explore: bool) -> RouteScores:
-        quality, cost, width = self._predict(X)
+        if not explore:
+            guarded = guarded_scores(
+                self.guard_, X.shape[0], preference, self.cost_scale_
+            )  # fmt: skip
+            if guarded is not None:
+                return guarded
+        quality, cost, width = self._predict(X, widths=explore or self.pessimism > 0)
+        if explore and self.warmup and int(self.counts_.min()) < self.warmup:
+            # warm-up: a uniform draw among the models tried fewer than `warmup` times
+            fresh = (self.counts_ < self.warmup).astype(np.float64)
+            probs = np.tile(fresh / fresh.sum(), (X.shape[0], 1))
+            mean = scalarize(preference, quality, cost, self.cost_scale_)
+            return RouteScores(utility=mean, probabilities=probs, quality=quality, cost=cost)
         if explore:
             mean = scalarize(preference, quality, cost, self.cost_scale_)
             return self._explore(
@@ -280,6 +384,8 @@ class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persist
             "counts": self.counts_,
             "cost_history": self.cost_history_.values,
         }
+        if self.guard_ is not None:
+            arrays.update(self.guard_.state())
         return meta, arrays
 
     def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
@@ -304,6 +410,9 @@ class _LinearArmsRouter(FitsTable, FitsBandit, ColdStarts, LearnsOnline, Persist
         self.rng_ = np.random.default_rng(self.random_state)
         if "rng_state" in meta:
             self.rng_.bit_generator.state = dict(meta["rng_state"])
+        self.guard_ = PolicyGuard(K, margin=self.guard_margin) if self.guard else None
+        if self.guard_ is not None:
+            self.guard_.load(arrays)
 
 
 class LinUCBRouter(_LinearArmsRouter):
@@ -314,7 +423,16 @@ class LinUCBRouter(_LinearArmsRouter):
         exploration_weight: UCB multiplier of the ridge width ``sqrt(x' A_k^-1 x)``.
         cost_scale: cost unit ``tau``; ``None`` calibrates it from training costs.
         cost_quantile: quantile of the training costs used as ``tau``.
-        random_state: unused by the deterministic UCB rule; kept for a uniform API.
+        guard: make the constant choice at each price of quality where the router's own log
+            does not show its greedy per-prompt decisions beating it
+            (:class:`~shared.routers.guard.PolicyGuard`; fed by ``update`` and ``fit_bandit``,
+            never by a full-table ``fit``). Exploration is never guarded.
+        guard_margin: standard errors by which per-prompt decisions must beat the constant.
+        warmup: with ``explore=True``, draw uniformly among the models tried fewer than this
+            many times before the exploration rule takes over (logged propensity: one over
+            their number), so that the dear models' means are known before the cost-aware rule
+            decides whether they are worth their price.
+        random_state: seed of the warm-up draws (the UCB rule itself is deterministic).
 
     Examples:
         >>> import numpy as np
@@ -340,6 +458,9 @@ class LinUCBRouter(_LinearArmsRouter):
         pessimism: float = 0.0,
         prior_quality: float | None = None,
         prior_strength: float = 1.0,
+        guard: bool = False,
+        guard_margin: float = 1.0,
+        warmup: int = 0,
         random_state: int | None = None,
     ) -> None:
         self.alpha = alpha
@@ -349,6 +470,9 @@ class LinUCBRouter(_LinearArmsRouter):
         self.exploration_weight = exploration_weight
         self.cost_scale = cost_scale
         self.cost_quantile = cost_quantile
+        self.guard = guard
+        self.guard_margin = guard_margin
+        self.warmup = warmup
         self.random_state = random_state
 
     def _explore(
@@ -371,6 +495,15 @@ class LinearThompsonRouter(_LinearArmsRouter):
         n_samples: posterior draws used to estimate the routing distribution.
         cost_scale: cost unit ``tau``; ``None`` calibrates it from training costs.
         cost_quantile: quantile of the training costs used as ``tau``.
+        guard: make the constant choice at each price of quality where the router's own log
+            does not show its greedy per-prompt decisions beating it
+            (:class:`~shared.routers.guard.PolicyGuard`; fed by ``update`` and ``fit_bandit``,
+            never by a full-table ``fit``). Exploration is never guarded.
+        guard_margin: standard errors by which per-prompt decisions must beat the constant.
+        warmup: with ``explore=True``, draw uniformly among the models tried fewer than this
+            many times before the exploration rule takes over (logged propensity: one over
+            their number), so that the dear models' means are known before the cost-aware rule
+            decides whether they are worth their price.
         random_state: seed of the posterior draws and the sampled choices.
 
     Examples:
@@ -399,6 +532,9 @@ class LinearThompsonRouter(_LinearArmsRouter):
         pessimism: float = 0.0,
         prior_quality: float | None = None,
         prior_strength: float = 1.0,
+        guard: bool = False,
+        guard_margin: float = 1.0,
+        warmup: int = 0,
         random_state: int | None = None,
     ) -> None:
         self.alpha = alpha
@@ -409,6 +545,9 @@ class LinearThompsonRouter(_LinearArmsRouter):
         self.n_samples = n_samples
         self.cost_scale = cost_scale
         self.cost_quantile = cost_quantile
+        self.guard = guard
+        self.guard_margin = guard_margin
+        self.warmup = warmup
         self.random_state = random_state
 
     def _explore(
@@ -433,6 +572,15 @@ class EpsilonGreedyRouter(_LinearArmsRouter):
             ``1 - epsilon + epsilon / K`` for the greedy arm and ``epsilon / K`` otherwise.
         cost_scale: cost unit ``tau``; ``None`` calibrates it from training costs.
         cost_quantile: quantile of the training costs used as ``tau``.
+        guard: make the constant choice at each price of quality where the router's own log
+            does not show its greedy per-prompt decisions beating it
+            (:class:`~shared.routers.guard.PolicyGuard`; fed by ``update`` and ``fit_bandit``,
+            never by a full-table ``fit``). Exploration is never guarded.
+        guard_margin: standard errors by which per-prompt decisions must beat the constant.
+        warmup: with ``explore=True``, draw uniformly among the models tried fewer than this
+            many times before the exploration rule takes over (logged propensity: one over
+            their number), so that the dear models' means are known before the cost-aware rule
+            decides whether they are worth their price.
         random_state: seed of the exploration draws.
 
     Examples:
@@ -461,6 +609,9 @@ class EpsilonGreedyRouter(_LinearArmsRouter):
         pessimism: float = 0.0,
         prior_quality: float | None = None,
         prior_strength: float = 1.0,
+        guard: bool = False,
+        guard_margin: float = 1.0,
+        warmup: int = 0,
         random_state: int | None = None,
     ) -> None:
         self.alpha = alpha
@@ -470,6 +621,9 @@ class EpsilonGreedyRouter(_LinearArmsRouter):
         self.epsilon = epsilon
         self.cost_scale = cost_scale
         self.cost_quantile = cost_quantile
+        self.guard = guard
+        self.guard_margin = guard_margin
+        self.warmup = warmup
         self.random_state = random_state
 
     def _explore(

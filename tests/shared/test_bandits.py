@@ -179,3 +179,34 @@ def test_invalid_inputs_raise_typed_errors(cls, table):
         router.update(X[0], "big", 1.5, 0.01)
     with pytest.raises(InvalidParameterError):
         cls().initialize(MODELS, 0)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_online_cost_unit_counts_each_tried_model_once(cls):
+    """tau follows the models' mean observed costs, not the router's own mix of calls: 99 cheap
+    calls and one dear one give a tau near the dear model's cost."""
+    router = cls(random_state=0).initialize(["dear", "cheap"], 2)
+    x = np.array([1.0, 0.0])
+    for _ in range(99):
+        router.update(x, "cheap", 0.5, 1e-4)
+    assert router.cost_scale_ == pytest.approx(1e-4)
+    router.update(x, "dear", 0.9, 1e-2)
+    assert router.cost_scale_ > 0.9e-2
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_warmup_tries_every_model_before_the_exploration_rule(cls):
+    """With warmup=3, the first 3 * K explored decisions try each model 3 times (uniformly among
+    the under-tried ones, with that propensity); greedy decisions are not affected."""
+    router = cls(warmup=3, random_state=0).initialize(MODELS, 2)
+    rng = np.random.default_rng(0)
+    seen = []
+    for _ in range(9):
+        x = rng.normal(size=2)
+        under = sum(router.counts_ < 3)
+        d = router.decide(x, Preference.from_price(100.0))
+        assert d.propensity == pytest.approx(1 / under)
+        seen.append(d.model)
+        router.update(x, d.model, 0.5, 1e-3)
+    assert sorted(seen) == sorted(MODELS * 3)
+    assert router.predict(rng.normal(size=(1, 2)))[0] in MODELS
