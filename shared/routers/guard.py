@@ -1,4 +1,4 @@
-"""Constant-choice guard for routers that learn from bandit feedback, estimated off-policy online.
+"""The guard of routers that learn online: one choice per price until per-prompt decisions are shown better.
 
 The bandit analogue of :class:`~shared.routers.AutoRouter`'s guard. A router learning from one
 outcome per prompt can route per prompt worse than calling one model, at some preferences (at the
@@ -21,6 +21,18 @@ of the router's choice ``pi_i`` with the best constant ``k*`` is ``D_i = Y[i, pi
 The router keeps its per-prompt decisions at ``lam`` only if ``mean(D) > margin * se(D)``.
 Without predictions (a router that predicts no quality, such as a policy), each model's
 self-normalized importance-weighted mean (SNIPS) is the reward model.
+
+Two estimators share this module, the price grid (:data:`DEFAULT_GUARD_PRICES`, the evaluation
+sweep's), the price lookup (:func:`preference_price`, :func:`nearest_price`) and the utilities
+(:func:`price_utilities`):
+
+* :class:`OnlineGuard` (``RidgeRouter(guard=True)``, the engine's cold start): running sums of the
+  doubly robust gain, each rating compared with the constant choice the router made *then* (its
+  prior-shrunk member means); nothing is stored per rating, ratings with propensity 1 are skipped
+  by the router.
+* :class:`PolicyGuard` (the linear bandits): the records themselves, so that the constant choice
+  is re-valued from every rating so far (SNIPS means), ratings with propensity 1 count, and a
+  batch log (``fit_bandit``) can be judged with cross-fitted choices.
 
 **Online, cheap.** Recording is ``O(n_prices)`` per outcome; the verdicts are recomputed from the
 last ``max_records`` records (``O(max_records * n_prices)``, a few milliseconds) only when the log
@@ -61,11 +73,14 @@ PredictFn = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
 
 __all__ = [
     "DEFAULT_GUARD_PRICES",
+    "OnlineGuard",
     "PolicyGuard",
     "constant_scores",
     "greedy_choices",
     "guarded_scores",
-    "price_index",
+    "nearest_price",
+    "preference_price",
+    "price_utilities",
 ]
 
 #: The grid of prices of quality the guard decides on: the evaluation sweep's
@@ -75,21 +90,54 @@ DEFAULT_GUARD_PRICES: FloatArray = np.append(
 )
 
 
-def price_index(preference: Preference, prices: FloatArray = DEFAULT_GUARD_PRICES) -> int:
-    """Index of the grid price nearest (in log scale) to ``preference``'s ``w_c / w_q``
-    (a zero price maps to the grid's 0, a pure-cost preference to its largest price).
+def preference_price(preference: Preference) -> float:
+    """The price of quality ``w_c / w_q`` of a preference (``inf`` for pure cost).
 
     Examples:
-        >>> price_index(Preference.from_price(0.0)), price_index(Preference(quality=0, cost=1))
-        (0, 61)
+        >>> preference_price(Preference(quality=0.5, cost=0.5))
+        1.0
     """
     if preference.quality <= 0:
-        return int(np.argmax(prices))
-    lam = preference.cost / preference.quality
-    positive = np.flatnonzero(np.isfinite(prices) & (prices > 0))
-    if lam <= 0 or not positive.size:
+        return math.inf if preference.cost > 0 else 0.0
+    return float(preference.cost / preference.quality)
+
+
+def nearest_price(prices: FloatArray, price: float) -> int:
+    """Index of the grid price nearest ``price`` (on the log scale; 0 and ``inf`` exactly).
+
+    Examples:
+        >>> import numpy as np
+        >>> nearest_price(np.array([0.0, 0.1, 1.0, np.inf]), 0.4)
+        2
+    """
+    if math.isinf(price):
+        inf = np.flatnonzero(np.isinf(prices))
+        return int(inf[0]) if inf.size else len(prices) - 1
+    if price <= 0:
         return int(np.argmin(prices))
-    return int(positive[np.argmin(np.abs(np.log(prices[positive]) - math.log(lam)))])
+    finite = np.flatnonzero(np.isfinite(prices) & (prices > 0))
+    return int(finite[np.argmin(np.abs(np.log(prices[finite]) - math.log(price)))])
+
+
+def price_utilities(
+    quality: ArrayLike,
+    cost: ArrayLike,
+    cost_scale: float,
+    prices: FloatArray = DEFAULT_GUARD_PRICES,
+) -> FloatArray:
+    """``(..., G, K)`` utility ``q - price * c / cost_scale`` at each grid price of ``(..., K)``
+    predictions (pure cost: ``-c / cost_scale`` with quality breaking ties).
+
+    Examples:
+        >>> price_utilities([0.9, 0.5], [1.0, 0.1], 1.0, np.array([0.0, np.inf])).round(2).tolist()
+        [[0.9, 0.5], [-1.0, -0.1]]
+    """
+    q = np.asarray(quality, dtype=np.float64)[..., None, :]
+    c = np.asarray(cost, dtype=np.float64)[..., None, :] / cost_scale
+    lam = prices[:, None]
+    finite = np.isfinite(lam)
+    out = np.where(finite, q - np.where(finite, lam, 0.0) * c, -c + 1e-9 * q)
+    return np.asarray(out, dtype=np.float64)
 
 
 def greedy_choices(
@@ -107,12 +155,8 @@ def greedy_choices(
         [[0, 1, 1]]
     """
     Q = np.atleast_2d(np.asarray(quality, dtype=np.float64))
-    C = np.atleast_2d(np.asarray(cost, dtype=np.float64)) / cost_scale
-    out = np.empty((Q.shape[0], len(prices)), dtype=np.intp)
-    for j, lam in enumerate(prices):
-        u = -C + 1e-9 * Q if math.isinf(lam) else Q - lam * C
-        out[:, j] = np.argmax(u, axis=1)
-    return out
+    C = np.atleast_2d(np.asarray(cost, dtype=np.float64))
+    return np.asarray(price_utilities(Q, C, cost_scale, prices).argmax(axis=2), dtype=np.intp)
 
 
 class PolicyGuard:
@@ -433,7 +477,11 @@ class PolicyGuard:
         or ``None`` where per-prompt routing is kept (or nothing was recorded)."""
         if self.n_records == 0:
             return None
-        j = preference if isinstance(preference, int) else price_index(preference, self.prices)
+        j = (
+            preference
+            if isinstance(preference, int)
+            else nearest_price(self.prices, preference_price(preference))
+        )
         k = int(self.evaluate(cost_scale, predict)[0][j])
         return None if k < 0 else k
 
@@ -504,3 +552,114 @@ def guarded_scores(
     if guard is None or guard.constant(preference, cost_scale=cost_scale, predict=predict) is None:
         return None
     return constant_scores(guard, n, preference, cost_scale)
+
+
+class OnlineGuard:
+    """Doubly robust evidence, price by price, that per-prompt decisions beat the constant one.
+
+    For each rated call (:meth:`observe`, before the router learns from it) and each grid price
+    ``g``: with ``pi`` the router's per-prompt choice, ``k`` the constant choice, ``a`` the
+    answering member, ``p`` its logged propensity, ``u`` its observed utility and ``u_hat`` the
+    router's predictions, the gain term is
+
+        u_hat[pi] - u_hat[k] + (1[a = pi] - 1[a = k]) * (u - u_hat[a]) / p
+
+    (zero where ``pi = k``): the doubly robust estimate of the gain, unbiased when the logging
+    policy gives both choices a chance, because the predictions are made before the outcome is
+    seen. A call logged with propensity 1 gave no other member a chance and is not evidence (the
+    router skips it). Per-prompt decisions are used at a price only when the mean term exceeds
+    ``margin`` standard errors of the mean.
+
+    Args:
+        margin: standard errors by which the mean gain must be positive.
+        prices: the grid of prices of quality (default: the evaluation sweep's,
+            :func:`~shared.evaluation.sweep.default_lambdas`).
+        min_propensity: floor on the propensities in the weights (bounds one rating's weight).
+
+    Examples:
+        >>> import numpy as np
+        >>> guard = OnlineGuard(margin=1.0, prices=np.array([0.0, 1.0]))
+        >>> u_hat = np.array([[0.9, 0.5], [0.4, 0.5]])  # per price: each member's utility
+        >>> guard.observe(u_hat, per_prompt=np.array([0, 1]), constant=np.array([1, 1]),
+        ...               arm=0, propensity=0.5, observed=np.array([1.0, 0.0]))
+        >>> guard.gain()[0].round(2).tolist()
+        [0.6, 0.0]
+        >>> guard.per_prompt_at(0.0)  # one rating is not evidence (no standard error yet)
+        False
+    """
+
+    def __init__(
+        self,
+        margin: float = 1.0,
+        prices: FloatArray | None = None,
+        min_propensity: float = 0.05,
+    ) -> None:
+        if prices is None:
+            prices = DEFAULT_GUARD_PRICES
+        self.margin = float(margin)
+        self.min_propensity = float(min_propensity)
+        self.prices = np.asarray(prices, dtype=np.float64)
+        G = len(self.prices)
+        self.n = np.zeros(G)
+        self.total = np.zeros(G)
+        self.squares = np.zeros(G)
+
+    def utilities(self, quality: FloatArray, cost: FloatArray, cost_scale: float) -> FloatArray:
+        """``(G, K)`` utility ``q - price * c / cost_scale`` at each grid price (pure cost:
+        ``-c / cost_scale`` with quality breaking ties; :func:`price_utilities`)."""
+        return price_utilities(quality, cost, cost_scale, self.prices)
+
+    def observe(
+        self,
+        u_hat: FloatArray,
+        *,
+        per_prompt: IntArray,
+        constant: IntArray,
+        arm: int,
+        propensity: float,
+        observed: FloatArray,
+    ) -> None:
+        """Add one rated call: ``u_hat`` ``(G, K)`` predicted utilities, the per-prompt and
+        constant choices ``(G,)``, the answering member, its propensity and its observed utility
+        at each price ``(G,)``."""
+        rows = np.arange(len(self.prices))
+        term = u_hat[rows, per_prompt] - u_hat[rows, constant]
+        weight = (per_prompt == arm).astype(np.float64) - (constant == arm)
+        term = term + weight * (observed - u_hat[:, arm]) / max(propensity, self.min_propensity)
+        self.n += 1.0
+        self.total += term
+        self.squares += term * term
+
+    def gain(self) -> tuple[FloatArray, FloatArray]:
+        """Mean gain of per-prompt decisions over the constant choice per price, and its
+        standard error (``inf`` before two ratings)."""
+        n = np.maximum(self.n, 1.0)
+        mean = self.total / n
+        var = np.maximum(self.squares / n - mean * mean, 0.0)
+        se = np.where(self.n >= 2, np.sqrt(var / np.maximum(self.n - 1.0, 1.0)), np.inf)
+        return mean, se
+
+    def per_prompt_at(self, price: float) -> bool:
+        """Whether the evidence supports per-prompt decisions at ``price``."""
+        i = nearest_price(self.prices, price)
+        mean, se = self.gain()
+        return bool(mean[i] > 0 and mean[i] > self.margin * se[i])
+
+    def state(self, prefix: str) -> dict[str, FloatArray]:
+        """Arrays to save (see :meth:`load`; the grid is the default one)."""
+        return {
+            f"{prefix}n": self.n,
+            f"{prefix}total": self.total,
+            f"{prefix}squares": self.squares,
+        }
+
+    @classmethod
+    def load(
+        cls, prefix: str, arrays: Mapping[str, Any], margin: float, min_propensity: float = 0.05
+    ) -> OnlineGuard:
+        """The guard saved by :meth:`state` (on the default price grid)."""
+        guard = cls(margin, None, min_propensity)
+        guard.n = np.asarray(arrays[f"{prefix}n"], dtype=np.float64).copy()
+        guard.total = np.asarray(arrays[f"{prefix}total"], dtype=np.float64).copy()
+        guard.squares = np.asarray(arrays[f"{prefix}squares"], dtype=np.float64).copy()
+        return guard

@@ -63,10 +63,10 @@ from ..exceptions import DataError, InvalidParameterError
 from ..outcomes import check_bandit_arrays
 from ..preference import Preference, PreferenceLike
 from ._cost import CostHistory
-from ._guard import OnlineGuard, preference_price
 from ._linear import DEFAULT_ALPHAS, RidgeHeads, design, gram
 from ._penalty import select_penalties
 from ._tasks import TaskLevels
+from .guard import OnlineGuard, preference_price
 from .ridge_stats import RidgeStatistics
 
 FloatArray = NDArray[np.float64]
@@ -165,7 +165,7 @@ class RidgeRouter(
             exploration may give up per call.
         guard: for a router started from priors (``initialize``, the cold start) and learning
             by ``update``, decide prompt by prompt only where the evidence supports it (see
-            ``shared/routers/_guard.py`` and ``docs/concepts.md``): at each price every prompt
+            ``shared/routers/guard.py`` and ``docs/concepts.md``): at each price every prompt
             goes to the member with the best mean utility (the prior-shrunk member means, at
             the mean prompt seen), except at prices where a doubly robust estimate from the
             logged ratings and propensities (``guard_``) shows per-prompt decisions better than

@@ -17,7 +17,13 @@ from shared import (
     load_router,
 )
 from shared.evaluation import route_sweep, simulate_bandit
-from shared.routers.guard import DEFAULT_GUARD_PRICES, PolicyGuard, greedy_choices, price_index
+from shared.routers.guard import (
+    DEFAULT_GUARD_PRICES,
+    PolicyGuard,
+    greedy_choices,
+    nearest_price,
+    preference_price,
+)
 
 MODELS = ["big", "small"]
 P = len(DEFAULT_GUARD_PRICES)
@@ -106,10 +112,13 @@ def test_bad_records_are_refused() -> None:
 
 
 def test_price_grid_helpers() -> None:
-    assert price_index(Preference.from_price(1.0)) == int(
+    assert nearest_price(DEFAULT_GUARD_PRICES, preference_price(Preference.from_price(1.0))) == int(
         np.argmin(np.abs(DEFAULT_GUARD_PRICES - 1))
     )
-    assert price_index(Preference(quality=0.0, cost=1.0)) == P - 1
+    assert (
+        nearest_price(DEFAULT_GUARD_PRICES, preference_price(Preference(quality=0.0, cost=1.0)))
+        == P - 1
+    )
     ch = greedy_choices([[0.9, 0.5]], [[1.0, 0.1]], 1.0)
     assert ch[0, 0] == 0 and ch[0, -1] == 1
 

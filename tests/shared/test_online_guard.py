@@ -11,7 +11,7 @@ import pytest
 from shared import Preference, RidgeRouter, load_router
 from shared.engine import cold_start_router
 from shared.exceptions import InvalidParameterError
-from shared.routers._guard import OnlineGuard, nearest_price
+from shared.routers.guard import OnlineGuard, nearest_price
 
 MODELS = ["big", "mid", "small"]
 PRIOR_Q = [0.8, 0.65, 0.5]
