@@ -403,11 +403,6 @@ class PolicyGuard:
             return nan, nan.copy(), np.zeros(self.n_models)
         return self._snips(slice(0, self.n_records))
 
-    def _utility(self, q: FloatArray, c: FloatArray, lam: float, tau: float) -> FloatArray:
-        if math.isinf(lam):
-            return np.asarray(-c / tau + 1e-9 * q)
-        return np.asarray(q - lam * c / tau)
-
     def evaluate(
         self, cost_scale: float, predict: PredictFn | None = None
     ) -> tuple[IntArray, FloatArray, FloatArray]:
@@ -443,9 +438,10 @@ class PolicyGuard:
             mq, mc, _ = self.arm_means()
             n = Yq.shape[0]
             rows = np.arange(n)
-            for j, lam in enumerate(self.prices):
-                Y = self._utility(Yq, Yc, float(lam), cost_scale)
-                value = np.where(seen, self._utility(mq, mc, float(lam), cost_scale), -np.inf)
+            U = price_utilities(Yq, Yc, cost_scale, self.prices)  # (n, P, K)
+            values = np.where(seen, price_utilities(mq, mc, cost_scale, self.prices), -np.inf)
+            for j in range(P):
+                Y, value = U[:, j], values[j]
                 best = int(np.argmax(value))
                 if self.n_records < self.min_records:
                     verdict[j] = best
